@@ -1,0 +1,314 @@
+"""The event contracts: one pydantic model per kind of event a producer emits.
+
+Every event carries `schema_version`, `event_id`, `time` (event time, UTC),
+`project` and `kind`. Models are frozen and reject unknown fields, so a typo
+in a producer is an error naming the field rather than a silently lost value.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Self
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+
+from meterstream_contracts.fields import (
+    FiniteFloat,
+    Identifier,
+    Labels,
+    Name,
+    NonNegativeFloat,
+    ProjectName,
+    Text,
+    TokenCount,
+    UtcDatetime,
+    utc_now,
+)
+
+SCHEMA_VERSION: Literal[1] = 1
+
+MetricCategory = Literal["system", "grader", "user", "custom"]
+ScoringType = Literal["higher_is_better", "lower_is_better"]
+CompletionStatus = Literal["ok", "error", "timeout", "cancelled"]
+
+
+class Event(BaseModel):
+    """Fields shared by every event."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: UUID = Field(default_factory=uuid4)
+    time: UtcDatetime = Field(default_factory=utc_now, description="Event time (UTC).")
+    project: ProjectName
+
+
+class Completion(Event):
+    """One model call as seen by the caller: timings, token counts, outcome."""
+
+    kind: Literal["completion"] = "completion"
+    completion_id: Identifier = Field(default_factory=lambda: uuid4().hex)
+    model: Name
+    provider: Name | None = None
+    started_at: UtcDatetime
+    ttft_ms: NonNegativeFloat | None = Field(None, description="Time to first token.")
+    latency_ms: NonNegativeFloat
+    input_tokens: TokenCount = 0
+    output_tokens: TokenCount = 0
+    cached_tokens: TokenCount = Field(0, description="Input tokens served from a prompt cache.")
+    status: CompletionStatus = "ok"
+    error_type: Annotated[str, Field(max_length=128)] | None = None
+    streamed: bool = False
+    labels: Labels = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.ttft_ms is not None and self.ttft_ms > self.latency_ms:
+            raise ValueError("ttft_ms must not exceed latency_ms")
+        if self.cached_tokens > self.input_tokens:
+            raise ValueError("cached_tokens must not exceed input_tokens")
+        return self
+
+
+class GraderScore(Event):
+    """A score written by a grader (judge, pre-built, custom or external) for a completion."""
+
+    kind: Literal["grader_score"] = "grader_score"
+    completion_id: Identifier
+    grader_name: Name
+    grader_type: Literal["judge", "prebuilt", "custom", "external"]
+    key: Name
+    value: FiniteFloat
+    passed: bool | None = None
+    reason: Text | None = None
+
+
+class MetricValue(Event):
+    """A user (or custom computed) metric logged against a completion."""
+
+    kind: Literal["metric_value"] = "metric_value"
+    completion_id: Identifier
+    key: Name
+    value: FiniteFloat = Field(description="Scalar value; booleans are stored as 1.0 / 0.0.")
+    category: Literal["user", "custom"] = "user"
+
+
+class Preference(Event):
+    """A pairwise preference: `preferred_completion_id` won over `other_completion_id`."""
+
+    kind: Literal["preference"] = "preference"
+    key: Name
+    preferred_completion_id: Identifier
+    other_completion_id: Identifier
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        if self.preferred_completion_id == self.other_completion_id:
+            raise ValueError("preferred_completion_id and other_completion_id must differ")
+        return self
+
+
+class MetricKey(Event):
+    """Registration (or deletion, with `deleted`) of a metric key for a project."""
+
+    kind: Literal["metric_key"] = "metric_key"
+    key: Name
+    value_kind: Literal["scalar", "bool"] = "scalar"
+    scoring: ScoringType = "higher_is_better"
+    category: Literal["system", "grader", "user"] = "user"
+    description: Text = ""
+    deleted: bool = False
+
+
+class MetricDefinition(Event):
+    """A metric evaluated on each event: predefined, judge-style or a custom expression."""
+
+    kind: Literal["metric_definition"] = "metric_definition"
+    definition_id: Identifier
+    name: Name
+    definition_type: Literal["predefined", "judge", "custom"]
+    predefined: Name | None = Field(None, description="Name of a predefined metric.")
+    grader_key: Name | None = Field(None, description="Grader key whose results this reads.")
+    expression: Annotated[str, Field(max_length=2048)] | None = None
+    applies_to: Literal["completion", "grader_score", "metric_value"] = "completion"
+    scoring: ScoringType = "higher_is_better"
+    active: bool = True
+    deleted: bool = False
+    description: Text = ""
+
+    @model_validator(mode="after")
+    def _has_source(self) -> Self:
+        needed = {"predefined": self.predefined, "judge": self.grader_key, "custom": self.expression}
+        field = {"predefined": "predefined", "judge": "grader_key", "custom": "expression"}
+        if not self.deleted and needed[self.definition_type] is None:
+            raise ValueError(
+                f"{field[self.definition_type]} is required when "
+                f"definition_type is {self.definition_type!r}"
+            )
+        return self
+
+
+TableCell = str | int | float | bool | None
+
+
+class Table(BaseModel):
+    """A small table of rows logged at a training step (samples, generations)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    columns: list[Name] = Field(min_length=1, max_length=64)
+    rows: list[list[TableCell]] = Field(default_factory=list, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _rectangular(self) -> Self:
+        width = len(self.columns)
+        for index, row in enumerate(self.rows):
+            if len(row) != width:
+                raise ValueError(f"row {index} has {len(row)} cells, the table has {width} columns")
+        return self
+
+
+class TrainingStep(Event):
+    """Metrics (numbers and tables) of one step of a training run."""
+
+    kind: Literal["training_step"] = "training_step"
+    run_id: Identifier
+    step: int = Field(ge=0)
+    metrics: dict[Name, FiniteFloat] = Field(default_factory=dict, max_length=1024)
+    tables: dict[Name, Table] = Field(default_factory=dict, max_length=16)
+
+
+class TrainingRun(Event):
+    """A training run's record: name, recipe, config (for config diff) and status."""
+
+    kind: Literal["training_run"] = "training_run"
+    run_id: Identifier
+    name: Name
+    recipe: Name | None = None
+    config: dict[str, JsonValue] = Field(default_factory=dict)
+    status: Literal["running", "finished", "failed", "deleted"] = "running"
+    tags: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=32)
+
+
+class TokenUsage(BaseModel):
+    """Provider usage, normalised across OpenAI- and Anthropic-shaped responses."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input_tokens: TokenCount = 0
+    output_tokens: TokenCount = 0
+    cached_input_tokens: TokenCount = 0
+    cache_creation_input_tokens: TokenCount = 0
+
+
+class ApiCost(Event):
+    """Spend on a model API (rollouts, judges) attributed to a run, split and source."""
+
+    kind: Literal["api_cost"] = "api_cost"
+    run_id: Identifier | None = None
+    completion_id: Identifier | None = None
+    step: int | None = Field(None, ge=0)
+    split: Name = "train"
+    source: Name = Field(description="What spent it, e.g. 'judge' or 'rollout'.")
+    provider: Name
+    model: Name
+    usage: TokenUsage
+    cost_usd: NonNegativeFloat | None = Field(
+        None, description="Price paid if known; otherwise the pipeline prices the usage."
+    )
+    price_version: Name | None = None
+
+
+class GpuCost(Event):
+    """GPU time used by a run, priced per GPU-hour."""
+
+    kind: Literal["gpu_cost"] = "gpu_cost"
+    run_id: Identifier
+    step: int | None = Field(None, ge=0)
+    split: Name = "train"
+    gpu_type: Name
+    gpu_count: int = Field(1, ge=1, le=100_000)
+    seconds: NonNegativeFloat
+    price_per_hour_usd: NonNegativeFloat
+
+
+class HistogramValue(BaseModel):
+    """Explicit-bucket histogram: `counts` has one more entry than `bounds`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bounds: list[FiniteFloat] = Field(max_length=256)
+    counts: list[Annotated[int, Field(ge=0)]]
+    sum: FiniteFloat = 0.0
+    count: int = Field(0, ge=0)
+    min: FiniteFloat | None = None
+    max: FiniteFloat | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Self:
+        if len(self.counts) != len(self.bounds) + 1:
+            raise ValueError(
+                f"counts needs len(bounds) + 1 = {len(self.bounds) + 1} entries, "
+                f"got {len(self.counts)}"
+            )
+        if any(b >= a for b, a in zip(self.bounds, self.bounds[1:], strict=False)):
+            raise ValueError("bounds must be strictly increasing")
+        if self.count != sum(self.counts):
+            raise ValueError(f"count {self.count} differs from sum(counts) {sum(self.counts)}")
+        return self
+
+
+class InstrumentPoint(Event):
+    """One data point of an OpenTelemetry-style instrument (counter, gauge, histogram)."""
+
+    kind: Literal["instrument_point"] = "instrument_point"
+    name: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z][\w./\-]*$")]
+    instrument: Literal["counter", "gauge", "histogram"]
+    unit: Annotated[str, Field(max_length=63)] = ""
+    description: Text = ""
+    temporality: Literal["delta", "cumulative"] = "delta"
+    value: FiniteFloat | None = None
+    histogram: HistogramValue | None = None
+    attributes: Labels = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _value_matches_instrument(self) -> Self:
+        if self.instrument == "histogram":
+            if self.histogram is None or self.value is not None:
+                raise ValueError("a histogram point needs histogram and no value")
+        elif self.value is None or self.histogram is not None:
+            raise ValueError(f"a {self.instrument} point needs value and no histogram")
+        if self.instrument == "counter" and self.value is not None and self.value < 0:
+            raise ValueError("a counter value must not be negative")
+        return self
+
+
+AnyEvent = Annotated[
+    Completion
+    | GraderScore
+    | MetricValue
+    | Preference
+    | MetricKey
+    | MetricDefinition
+    | TrainingStep
+    | TrainingRun
+    | ApiCost
+    | GpuCost
+    | InstrumentPoint,
+    Field(discriminator="kind"),
+]
+
+EVENT_MODELS: dict[str, type[Event]] = {
+    "completion": Completion,
+    "grader_score": GraderScore,
+    "metric_value": MetricValue,
+    "preference": Preference,
+    "metric_key": MetricKey,
+    "metric_definition": MetricDefinition,
+    "training_step": TrainingStep,
+    "training_run": TrainingRun,
+    "api_cost": ApiCost,
+    "gpu_cost": GpuCost,
+    "instrument_point": InstrumentPoint,
+}
+"""Event kind → model. The kind is also each model's `kind` field."""

@@ -1,0 +1,75 @@
+"""Constrained field types shared by every event: the limits live here, once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Final
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+MAX_NAME_CHARS: Final = 256
+MAX_PROJECT_CHARS: Final = 64
+MAX_ID_CHARS: Final = 128
+MAX_LABELS: Final = 32
+MAX_LABEL_KEY_CHARS: Final = 64
+MAX_LABEL_VALUE_CHARS: Final = 256
+MAX_TEXT_CHARS: Final = 4096
+MAX_TOKENS: Final = 1 << 40
+
+ProjectName = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=MAX_PROJECT_CHARS, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+    ),
+]
+"""A tenant: letters, digits, `_ . -`, starting with a letter or digit."""
+
+Name = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_NAME_CHARS, pattern=r"^[^\x00-\x1f\x7f]+$"),
+]
+"""A model, metric key, grader or instrument name: printable, no control characters."""
+
+Identifier = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_ID_CHARS, pattern=r"^[A-Za-z0-9_.:\-]+$"),
+]
+"""An id chosen by a producer (completion id, run id): no spaces, no slashes."""
+
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+TokenCount = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
+
+
+def _as_utc(value: datetime) -> datetime:
+    """Naive timestamps are taken as UTC; aware ones are converted to UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check_labels(labels: dict[str, str]) -> dict[str, str]:
+    if len(labels) > MAX_LABELS:
+        raise ValueError(f"at most {MAX_LABELS} labels, got {len(labels)}")
+    for key, value in labels.items():
+        if not 0 < len(key) <= MAX_LABEL_KEY_CHARS:
+            raise ValueError(f"label key {key[:80]!r} must be 1..{MAX_LABEL_KEY_CHARS} characters")
+        if len(value) > MAX_LABEL_VALUE_CHARS:
+            raise ValueError(
+                f"label {key!r} value has {len(value)} characters, "
+                f"the limit is {MAX_LABEL_VALUE_CHARS}"
+            )
+    return labels
+
+
+Labels = Annotated[dict[str, str], AfterValidator(_check_labels)]
+"""Free-form string attributes, capped in count and size."""

@@ -1,0 +1,31 @@
+"""meterstream warehouse: one `Warehouse` interface over chDB and a ClickHouse server."""
+
+from meterstream_warehouse.base import InsertResult, QueryParams, Warehouse
+from meterstream_warehouse.config import WarehouseConfig
+from meterstream_warehouse.errors import (
+    MigrationError,
+    RejectedBatch,
+    RetriableWarehouseError,
+    WarehouseError,
+)
+from meterstream_warehouse.factory import open_warehouse
+from meterstream_warehouse.migrate import load_migrations, migrate, set_raw_retention
+from meterstream_warehouse.tables import EVENT_TABLES, TableSpec, table_for_kind
+
+__all__ = [
+    "EVENT_TABLES",
+    "InsertResult",
+    "MigrationError",
+    "QueryParams",
+    "RejectedBatch",
+    "RetriableWarehouseError",
+    "TableSpec",
+    "Warehouse",
+    "WarehouseConfig",
+    "WarehouseError",
+    "load_migrations",
+    "migrate",
+    "open_warehouse",
+    "set_raw_retention",
+    "table_for_kind",
+]

@@ -1,0 +1,26 @@
+"""Typed, frozen warehouse configuration, read once from the environment at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WarehouseConfig(BaseSettings):
+    """Where ClickHouse is: embedded chDB (a data folder) or a server URL."""
+
+    model_config = SettingsConfigDict(env_prefix="MS_WAREHOUSE_", frozen=True, extra="ignore")
+
+    backend: Literal["chdb", "server"] = "chdb"
+    chdb_path: Path = Path(".meterstream/chdb")
+    url: str = Field(
+        "http://127.0.0.1:8123",
+        validation_alias=AliasChoices("MS_WAREHOUSE_URL", "CLICKHOUSE_URL"),
+        description="ClickHouse HTTP URL, with user:password@ if needed (server backend).",
+    )
+    database: str = Field("meterstream", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    raw_retention_days: int = Field(90, ge=1, le=36_500)
+    query_timeout_s: float = Field(30.0, gt=0)

@@ -1,0 +1,34 @@
+"""ClickHouse settings every backend applies to the same operation."""
+
+from __future__ import annotations
+
+from typing import Final
+
+JSON_INSERT_SETTINGS: Final[dict[str, str | int]] = {
+    "input_format_skip_unknown_fields": 1,
+    "input_format_null_as_default": 1,
+    "date_time_input_format": "best_effort",
+    "input_format_json_read_objects_as_strings": 1,
+    "input_format_json_read_arrays_as_strings": 1,
+}
+
+
+def insert_settings(dedup_token: str | None) -> dict[str, str | int]:
+    settings = dict(JSON_INSERT_SETTINGS)
+    if dedup_token is not None:
+        settings["insert_deduplication_token"] = dedup_token
+    return settings
+
+
+def settings_clause(settings: dict[str, str | int]) -> str:
+    """`SETTINGS a=1, b='x'` for embedding in an INSERT; values are quoted safely."""
+    parts = []
+    for name, value in settings.items():
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"bad setting name {name!r}")
+        if isinstance(value, int):
+            parts.append(f"{name}={value}")
+        else:
+            escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+            parts.append(f"{name}='{escaped}'")
+    return "SETTINGS " + ", ".join(parts)
