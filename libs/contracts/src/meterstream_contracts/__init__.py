@@ -2,6 +2,7 @@
 
 from meterstream_contracts.envelope import (
     DecodedEnvelope,
+    MessageOrigin,
     Rejection,
     decode_envelope,
     encode_event,
@@ -45,6 +46,7 @@ __all__ = [
     "HistogramValue",
     "InstrumentPoint",
     "InvalidEvent",
+    "MessageOrigin",
     "MetricDefinition",
     "MetricKey",
     "MetricValue",

@@ -54,6 +54,10 @@ class TrainingHistory(Derived):
 class DeadLetter(Derived):
     """An event (or a whole message) the pipeline could not accept, with why."""
 
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
+    )
+
     kind: Literal["dead_letter"] = "dead_letter"
     time: datetime = Field(default_factory=utc_now)
     source_topic: str

@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
+from typing import Any
+from uuid import NAMESPACE_URL, uuid5
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
@@ -59,7 +62,32 @@ class DecodedEnvelope:
     rejections: list[Rejection] = field(default_factory=list)
 
 
-def decode_envelope(value: bytes, *, kind: str) -> DecodedEnvelope:
+@dataclass(frozen=True, slots=True)
+class MessageOrigin:
+    """Where an envelope was read from; fills ids and times that a producer left out.
+
+    An event without `event_id` gets one derived from its position in the log,
+    and one without `time` gets the message timestamp, so replaying the same
+    message yields the same event and cannot double count.
+    """
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+
+    def event_id(self, line: int) -> str:
+        return str(
+            uuid5(NAMESPACE_URL, f"kafka:{self.topic}:{self.partition}:{self.offset}:{line}")
+        )
+
+    def time(self) -> str:
+        return datetime.fromtimestamp(self.timestamp_ms / 1000, UTC).isoformat()
+
+
+def decode_envelope(
+    value: bytes, *, kind: str, origin: MessageOrigin | None = None
+) -> DecodedEnvelope:
     """Validate every event of an envelope against the contract of `kind`.
 
     Invalid events are returned as rejections; their valid neighbours are kept.
@@ -68,7 +96,21 @@ def decode_envelope(value: bytes, *, kind: str) -> DecodedEnvelope:
     decoded = DecodedEnvelope()
     for index, line in enumerate(split_envelope(value)):
         try:
-            decoded.events.append(adapter.validate_json(line))
+            parsed: Any = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            decoded.rejections.append(Rejection(index, line, f"<event>: not valid JSON ({error})"))
+            continue
+        if not isinstance(parsed, dict):
+            reason = f"<event>: expected a JSON object, got {type(parsed).__name__}"
+            decoded.rejections.append(Rejection(index, line, reason))
+            continue
+        if origin is not None:
+            if "event_id" not in parsed:
+                parsed["event_id"] = origin.event_id(index)
+            if "time" not in parsed:
+                parsed["time"] = origin.time()
+        try:
+            decoded.events.append(adapter.validate_python(parsed))
         except ValidationError as error:
             decoded.rejections.append(Rejection(index, line, describe_validation_error(error)))
     return decoded

@@ -138,7 +138,11 @@ class MetricDefinition(Event):
 
     @model_validator(mode="after")
     def _has_source(self) -> Self:
-        needed = {"predefined": self.predefined, "judge": self.grader_key, "custom": self.expression}
+        needed = {
+            "predefined": self.predefined,
+            "judge": self.grader_key,
+            "custom": self.expression,
+        }
         field = {"predefined": "predefined", "judge": "grader_key", "custom": "expression"}
         if not self.deleted and needed[self.definition_type] is None:
             raise ValueError(

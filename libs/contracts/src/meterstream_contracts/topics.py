@@ -57,7 +57,9 @@ class TopicSpec:
         return "/".join("" if value is None else str(value) for value in values).encode()
 
 
-def _raw(kind: str, suffix: str, key_fields: tuple[str, ...], partitions: int, text: str) -> TopicSpec:
+def _raw(
+    kind: str, suffix: str, key_fields: tuple[str, ...], partitions: int, text: str
+) -> TopicSpec:
     return TopicSpec(
         name=f"meterstream.raw.{suffix}",
         role="raw",

@@ -1,0 +1,26 @@
+"""meterstream Kafka plumbing: config, producers, topic apply/drift, the local broker."""
+
+from meterstream_kafka.config import KafkaConfig
+from meterstream_kafka.errors import KafkaError, LocalBrokerError
+from meterstream_kafka.lag import group_lag
+from meterstream_kafka.local_broker import LocalBroker, find_broker_script
+from meterstream_kafka.producer import make_producer, send_messages
+from meterstream_kafka.publish import publish_events
+from meterstream_kafka.topic_admin import apply_topics
+from meterstream_kafka.topic_plan import ObservedTopic, TopicChange, plan_topics
+
+__all__ = [
+    "KafkaConfig",
+    "KafkaError",
+    "LocalBroker",
+    "LocalBrokerError",
+    "ObservedTopic",
+    "TopicChange",
+    "apply_topics",
+    "find_broker_script",
+    "group_lag",
+    "make_producer",
+    "plan_topics",
+    "publish_events",
+    "send_messages",
+]

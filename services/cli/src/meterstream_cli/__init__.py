@@ -1,0 +1,1 @@
+"""The `meterstream` command line."""

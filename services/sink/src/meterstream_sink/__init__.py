@@ -1,0 +1,1 @@
+"""The ClickHouse sink service: raw topics → batches → ClickHouse → commit."""

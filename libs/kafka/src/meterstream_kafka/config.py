@@ -1,0 +1,31 @@
+"""Typed, frozen Kafka client configuration, read once from the environment at start."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaConfig(BaseSettings):
+    """How to reach the brokers and how producers batch and compress."""
+
+    model_config = SettingsConfigDict(env_prefix="MS_KAFKA_", frozen=True, extra="ignore")
+
+    bootstrap_servers: str = Field(
+        "127.0.0.1:9092",
+        validation_alias=AliasChoices("MS_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    client_id: str = "meterstream"
+    compression: Literal["zstd", "gzip", "lz4", "none"] = Field(
+        "zstd", description="aiokafka's lz4 is slow (level 9); zstd is the default."
+    )
+    linger_ms: int = Field(5, ge=0, le=1000)
+    max_batch_bytes: int = Field(1_048_576, ge=16_384)
+    request_timeout_ms: int = Field(30_000, ge=1000)
+    replication_factor: int = Field(1, ge=1, description="For topics this project creates.")
+
+    @property
+    def compression_type(self) -> str | None:
+        return None if self.compression == "none" else self.compression

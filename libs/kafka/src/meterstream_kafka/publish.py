@@ -1,0 +1,27 @@
+"""Publish contract events to their catalogue topics, packed into envelopes per key."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaProducer
+from meterstream_contracts import TOPICS, Event, pack_by_key
+
+from meterstream_kafka.producer import send_messages
+
+
+async def publish_events(
+    producer: AIOKafkaProducer, events: Iterable[Event], *, max_events_per_envelope: int = 500
+) -> int:
+    """Send events (any mix of kinds) and wait for every ack; returns the messages sent."""
+    by_kind: dict[str, list[Event]] = defaultdict(list)
+    for event in events:
+        by_kind[event.kind].append(event)  # type: ignore[attr-defined]
+    sent = 0
+    for kind, group in by_kind.items():
+        spec = TOPICS.for_kind(kind)
+        messages = pack_by_key(group, topic=spec, max_events=max_events_per_envelope)
+        await send_messages(producer, spec.name, messages)
+        sent += len(messages)
+    return sent

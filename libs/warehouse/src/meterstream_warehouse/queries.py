@@ -1,0 +1,42 @@
+"""First queries over the raw tables; parameters are always bound server-side."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meterstream_warehouse.base import Warehouse
+from meterstream_warehouse.tables import EVENT_TABLES
+
+
+def row_counts(warehouse: Warehouse) -> dict[str, int]:
+    """Rows per table as queries see them: replays collapsed, registries at their latest."""
+    counts: dict[str, int] = {}
+    for spec in EVENT_TABLES.values():
+        rows = warehouse.query_rows(f"SELECT count() AS n FROM {spec.name} FINAL")
+        counts[spec.name] = int(rows[0]["n"])
+    return counts
+
+
+def latency_by_model(
+    warehouse: Warehouse, *, project: str | None = None, minutes: int = 60
+) -> list[dict[str, Any]]:
+    """Per model over the last `minutes`: calls, error rate, p50/p95 latency and TTFT (ms)."""
+    return warehouse.query_rows(
+        """
+        SELECT
+            project,
+            model,
+            count() AS calls,
+            round(countIf(status != 'ok') / count(), 4) AS error_rate,
+            round(quantile(0.5)(latency_ms), 1) AS p50_latency_ms,
+            round(quantile(0.95)(latency_ms), 1) AS p95_latency_ms,
+            round(quantile(0.5)(ttft_ms), 1) AS p50_ttft_ms,
+            round(quantile(0.95)(ttft_ms), 1) AS p95_ttft_ms
+        FROM raw_completions FINAL
+        WHERE time >= now64(6) - toIntervalMinute({minutes:UInt32})
+          AND ({project:String} = '' OR project = {project:String})
+        GROUP BY project, model
+        ORDER BY project, model
+        """,
+        params={"minutes": minutes, "project": project or ""},
+    )

@@ -1,0 +1,183 @@
+"""`meterstream demo`: the whole pipeline on one machine with synthetic traffic, time-bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from meterstream_contracts import TOPICS, Event
+from meterstream_kafka import (
+    KafkaConfig,
+    LocalBroker,
+    apply_topics,
+    find_broker_script,
+    group_lag,
+    make_producer,
+    publish_events,
+    send_messages,
+)
+from meterstream_sink.config import SinkConfig
+from meterstream_warehouse import WarehouseConfig, open_warehouse
+from meterstream_warehouse.queries import latency_by_model, row_counts
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from meterstream_cli.processes import ServiceProcess
+from meterstream_cli.traffic import SyntheticTraffic, invalid_completion_lines
+
+TICK_S = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPlan:
+    seconds: float
+    completions_per_s: int
+    invalid_per_s: int
+    run_id: str
+
+
+@dataclass(slots=True)
+class DemoTally:
+    events: int = 0
+    invalid: int = 0
+    messages: int = 0
+
+
+async def produce_traffic(kafka: KafkaConfig, plan: DemoPlan, progress: Progress) -> DemoTally:
+    """Send completions, feedback, instruments and a training run for `plan.seconds`."""
+    traffic = SyntheticTraffic()
+    tally = DemoTally()
+    producer = make_producer(kafka, client_id="meterstream-demo")
+    await producer.start()
+    task = progress.add_task("producing traffic", total=plan.seconds)
+    try:
+        now = datetime.now(UTC)
+        opening: list[Event] = [
+            *traffic.registrations(now=now),
+            traffic.training_run(run_id=plan.run_id, now=now),
+        ]
+        tally.messages += await publish_events(producer, opening)
+        tally.events += len(opening)
+        started = time.monotonic()
+        tick = 0
+        while (elapsed := time.monotonic() - started) < plan.seconds:
+            now = datetime.now(UTC)
+            completions = traffic.completions(int(plan.completions_per_s * TICK_S), now=now)
+            batch: list[Event] = [*completions, *traffic.feedback(completions, now=now)]
+            batch.extend(traffic.instruments(completions, now=now))
+            if tick % 5 == 0:
+                batch.extend(traffic.training_step(run_id=plan.run_id, step=tick // 5, now=now))
+            tally.messages += await publish_events(producer, batch)
+            tally.events += len(batch)
+            if tick % 10 == 0 and plan.invalid_per_s:
+                spec = TOPICS.for_kind("completion")
+                lines = invalid_completion_lines(plan.invalid_per_s, project=traffic.project)
+                await send_messages(
+                    producer, spec.name, [(b"demo-chat/bad", line) for line in lines]
+                )
+                tally.invalid += len(lines)
+            tick += 1
+            progress.update(task, completed=min(elapsed, plan.seconds))
+            await asyncio.sleep(max(0.0, started + tick * TICK_S - time.monotonic()))
+        finishing = traffic.training_run(run_id=plan.run_id, now=datetime.now(UTC))
+        tally.messages += await publish_events(
+            producer, [finishing.model_copy(update={"status": "finished"})]
+        )
+        tally.events += 1
+        progress.update(task, completed=plan.seconds)
+    finally:
+        await producer.stop()
+    return tally
+
+
+async def wait_until_stored(kafka: KafkaConfig, group_id: str, *, within_s: float) -> int:
+    """Wait until the sink has committed every raw message; returns the lag left."""
+    topics = [spec.name for spec in TOPICS.event_topics]
+    deadline = time.monotonic() + within_s
+    lag = -1
+    while time.monotonic() < deadline:
+        lag = sum((await group_lag(kafka, group_id=group_id, topics=topics)).values())
+        if lag == 0:
+            return 0
+        await asyncio.sleep(0.5)
+    return lag
+
+
+def ensure_broker(kafka: KafkaConfig, console: Console, *, use_local: bool) -> None:
+    if not use_local:
+        console.print(f"using Kafka at [bold]{kafka.bootstrap_servers}[/]")
+        return
+    console.print("starting the local Apache Kafka broker (first run downloads its jars)...")
+    address = LocalBroker(find_broker_script()).start()
+    console.print(f"Kafka broker on [bold]{address}[/]")
+
+
+def run_demo(
+    *,
+    seconds: float,
+    completions_per_s: int,
+    use_local_broker: bool,
+    state_dir: Path,
+    console: Console,
+) -> int:
+    """Run broker + sink + traffic, then print what landed. Returns an exit code."""
+    kafka = KafkaConfig()
+    warehouse_config = WarehouseConfig()
+    ensure_broker(kafka, console, use_local=use_local_broker)
+    asyncio.run(apply_topics(kafka, TOPICS))
+    sink_config = SinkConfig()
+    plan = DemoPlan(seconds, completions_per_s, 2, run_id=f"run-{int(time.time())}")
+    sink = ServiceProcess(
+        "meterstream_sink",
+        log_path=state_dir / "logs" / "sink.log",
+        env={"MS_SINK_MAX_BATCH_SECONDS": "0.5"},
+    )
+    try:
+        sink.wait_for_line("sink ready", timeout=120)
+        console.print(f"sink running (pid {sink.pid}), log: {sink.log_path}")
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn(), console=console
+        ) as progress:
+            tally = asyncio.run(produce_traffic(kafka, plan, progress))
+        console.print(
+            f"sent {tally.events:,} valid events in {tally.messages:,} envelopes"
+            f" and {tally.invalid} invalid events (for the dead-letter topic)"
+        )
+        lag = asyncio.run(wait_until_stored(kafka, sink_config.group_id, within_s=120))
+        if lag:
+            console.print(f"[red]sink still {lag} messages behind[/]")
+    finally:
+        code = sink.stop()
+    console.print(f"sink stopped (exit {code})")
+    warehouse = open_warehouse(warehouse_config)
+    try:
+        print_results(console, row_counts(warehouse), latency_by_model(warehouse, minutes=60))
+        empty = [name for name, count in row_counts(warehouse).items() if count == 0]
+    finally:
+        warehouse.close()
+    if empty:
+        console.print(f"[red]no rows in {', '.join(empty)}[/]")
+        return 1
+    return 0 if lag == 0 and code == 0 else 1
+
+
+def print_results(
+    console: Console, counts: dict[str, int], latency: list[dict[str, object]]
+) -> None:
+    table = Table(title="rows stored per table")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, count in counts.items():
+        table.add_row(name, f"{count:,}")
+    console.print(table)
+    percentiles = Table(title="latency per model, last hour (ms)")
+    columns = ("model", "calls", "error_rate", "p50_latency_ms", "p95_latency_ms", "p50_ttft_ms")
+    for column in columns:
+        percentiles.add_column(column, justify="left" if column == "model" else "right")
+    for row in latency:
+        percentiles.add_row(*(str(row[column]) for column in columns))
+    console.print(percentiles)

@@ -1,0 +1,122 @@
+"""`meterstream broker|topics|warehouse ...`: the real components, started and checked."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from meterstream_contracts import TOPICS
+from meterstream_kafka import KafkaConfig, LocalBroker, apply_topics, find_broker_script
+from meterstream_warehouse import WarehouseConfig, migrate, open_warehouse, set_raw_retention
+from meterstream_warehouse.queries import latency_by_model, row_counts
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+broker_app = typer.Typer(help="The local single-node Apache Kafka broker (127.0.0.1).")
+topics_app = typer.Typer(help="The topic catalogue on a broker.")
+warehouse_app = typer.Typer(help="ClickHouse: migrations, retention, counts.")
+
+
+@broker_app.command("start")
+def broker_start() -> None:
+    """Fetch Kafka's jars if needed, format storage once, start, wait until it answers."""
+    console.print(LocalBroker(find_broker_script()).start())
+
+
+@broker_app.command("stop")
+def broker_stop() -> None:
+    """Stop the broker this checkout started (by its PID)."""
+    LocalBroker(find_broker_script()).stop()
+
+
+@broker_app.command("status")
+def broker_status() -> None:
+    running = LocalBroker(find_broker_script()).is_running()
+    console.print("running" if running else "stopped")
+    raise typer.Exit(0 if running else 1)
+
+
+@topics_app.command("apply")
+def topics_apply(
+    dry_run: Annotated[bool, typer.Option(help="Only report what differs.")] = False,
+    add_partitions: Annotated[
+        bool, typer.Option(help="Grow topics that have fewer partitions (re-maps keys).")
+    ] = False,
+) -> None:
+    """Create missing topics and fix config drift; report drift that needs a decision."""
+    changes = asyncio.run(
+        apply_topics(KafkaConfig(), TOPICS, dry_run=dry_run, add_partitions=add_partitions)
+    )
+    table = Table(title="topics" + (" (dry run)" if dry_run else ""))
+    for column in ("topic", "role", "partitions", "action", "details"):
+        table.add_column(column)
+    for change in changes:
+        style = "yellow" if change.is_drift else ""
+        table.add_row(
+            change.spec.name,
+            change.spec.role,
+            str(change.spec.partitions),
+            f"[{style}]{change.action}[/]" if style else change.action,
+            "; ".join(change.details),
+        )
+    console.print(table)
+    unresolved = [c for c in changes if c.action == "drift" or (c.is_drift and dry_run)]
+    if unresolved:
+        raise typer.Exit(1)
+
+
+@topics_app.command("list")
+def topics_list() -> None:
+    """Print the catalogue: every topic, its key, partitions, retention and value schema."""
+    table = Table(title="topic catalogue")
+    for column in ("topic", "role", "key", "partitions", "cleanup", "value schema"):
+        table.add_column(column)
+    for spec in TOPICS:
+        table.add_row(
+            spec.name,
+            spec.role,
+            "/".join(spec.key_fields),
+            str(spec.partitions),
+            spec.cleanup_policy,
+            spec.value_schema.__name__,
+        )
+    console.print(table)
+
+
+@warehouse_app.command("migrate")
+def warehouse_migrate() -> None:
+    """Apply pending numbered migrations (embedded chDB or the server in MS_WAREHOUSE_*)."""
+    config = WarehouseConfig()
+    warehouse = open_warehouse(config)
+    try:
+        applied = migrate(warehouse, raw_retention_days=config.raw_retention_days)
+    finally:
+        warehouse.close()
+    names = [f"{m.version:04d}_{m.name}" for m in applied]
+    console.print(f"applied: {', '.join(names)}" if names else "up to date")
+
+
+@warehouse_app.command("retention")
+def warehouse_retention(days: Annotated[int, typer.Option(min=1)]) -> None:
+    """Set the TTL of every raw table to DAYS."""
+    warehouse = open_warehouse(WarehouseConfig())
+    try:
+        altered = set_raw_retention(warehouse, days=days)
+    finally:
+        warehouse.close()
+    console.print(f"TTL {days} days on {len(altered)} tables")
+
+
+@warehouse_app.command("counts")
+def warehouse_counts() -> None:
+    """Rows per table and p50/p95 latency per model over the last hour."""
+    warehouse = open_warehouse(WarehouseConfig())
+    try:
+        from meterstream_cli.demo import print_results
+
+        print_results(console, row_counts(warehouse), latency_by_model(warehouse, minutes=60))
+    finally:
+        warehouse.close()

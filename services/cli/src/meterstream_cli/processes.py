@@ -1,0 +1,62 @@
+"""Run the project's services as child processes, stopped by PID."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+class ServiceProcess:
+    """A service started as `python -m <module>`, its output in a log file."""
+
+    def __init__(self, module: str, *, log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.module = module
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = log_path.open("wb")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", module],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def wait_for_line(self, marker: str, *, timeout: float) -> None:
+        """Block until the service prints `marker`; raise with its log if it dies first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if marker in self.log_path.read_text(errors="replace"):
+                return
+            if self._process.poll() is not None:
+                raise RuntimeError(f"{self.module} exited early:\n{self.tail()}")
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.module} did not print {marker!r} in {timeout}s:\n{self.tail()}")
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, *, timeout: float = 60.0) -> int:
+        """SIGTERM, wait, then SIGKILL if needed; returns the exit code."""
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._log.close()
+        return self._process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: the crash a reliability test injects."""
+        self._process.kill()
+        self._process.wait()
+        self._log.close()

@@ -1,0 +1,3 @@
+from meterstream_sink.main import main
+
+main()

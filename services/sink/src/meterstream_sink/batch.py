@@ -1,0 +1,87 @@
+"""Accumulate consumed messages into a batch bounded by rows, bytes and time. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumedMessage:
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BatchLimits:
+    max_rows: int
+    max_bytes: int
+    max_seconds: float
+
+
+@dataclass(slots=True)
+class Batch:
+    """Messages in consumption order, and the offsets that committing them means."""
+
+    messages: list[ConsumedMessage] = field(default_factory=list)
+    rows_estimate: int = 0
+    size_bytes: int = 0
+    opened_at: float | None = None
+
+    def next_offsets(self) -> dict[tuple[str, int], int]:
+        """(topic, partition) → the offset to commit: one past the last message held."""
+        offsets: dict[tuple[str, int], int] = {}
+        for message in self.messages:
+            key = (message.topic, message.partition)
+            offsets[key] = max(offsets.get(key, 0), message.offset + 1)
+        return offsets
+
+    def offset_ranges(self) -> dict[tuple[str, int], tuple[int, int]]:
+        """(topic, partition) → (first, last) offsets held."""
+        ranges: dict[tuple[str, int], tuple[int, int]] = {}
+        for message in self.messages:
+            key = (message.topic, message.partition)
+            first, last = ranges.get(key, (message.offset, message.offset))
+            ranges[key] = (min(first, message.offset), max(last, message.offset))
+        return ranges
+
+
+class BatchBuilder:
+    """Adds messages until a limit is reached; `take()` hands the batch over."""
+
+    def __init__(self, limits: BatchLimits) -> None:
+        self._limits = limits
+        self._batch = Batch()
+
+    def add(self, message: ConsumedMessage, *, now: float) -> None:
+        batch = self._batch
+        if batch.opened_at is None:
+            batch.opened_at = now
+        batch.messages.append(message)
+        batch.rows_estimate += message.value.count(b"\n") + 1
+        batch.size_bytes += len(message.value)
+
+    def is_empty(self) -> bool:
+        return not self._batch.messages
+
+    def is_full(self) -> bool:
+        batch = self._batch
+        return (
+            batch.rows_estimate >= self._limits.max_rows
+            or batch.size_bytes >= self._limits.max_bytes
+        )
+
+    def seconds_left(self, *, now: float) -> float:
+        """Time until the batch must be flushed; the full limit when it is empty."""
+        if self._batch.opened_at is None:
+            return self._limits.max_seconds
+        return max(0.0, self._batch.opened_at + self._limits.max_seconds - now)
+
+    def is_due(self, *, now: float) -> bool:
+        return not self.is_empty() and (self.is_full() or self.seconds_left(now=now) <= 0)
+
+    def take(self) -> Batch:
+        batch, self._batch = self._batch, Batch()
+        return batch

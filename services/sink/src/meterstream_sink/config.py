@@ -1,0 +1,24 @@
+"""Typed, frozen sink configuration, read once from the environment at start."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SinkConfig(BaseSettings):
+    """Batch limits and consumer settings of the ClickHouse sink."""
+
+    model_config = SettingsConfigDict(env_prefix="MS_SINK_", frozen=True, extra="ignore")
+
+    group_id: str = "meterstream-sink"
+    max_batch_rows: int = Field(50_000, ge=1, description="Flush once this many events wait.")
+    max_batch_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    max_batch_seconds: float = Field(
+        1.0, gt=0, description="Flush at most this long after the first message."
+    )
+    fetch_max_records: int = Field(10_000, ge=1)
+    session_timeout_ms: int = Field(10_000, ge=1000)
+    retry_initial_s: float = Field(0.2, gt=0)
+    retry_max_s: float = Field(10.0, gt=0)
+    metrics_port: int | None = Field(None, ge=1, le=65535, description="Serve /metrics here.")

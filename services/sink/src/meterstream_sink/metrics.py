@@ -1,0 +1,53 @@
+"""The sink's own health, for Prometheus: rows, batches, dead letters, latency, freshness."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+
+_LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class SinkMetrics:
+    """Metrics in a registry of their own (no process-wide globals)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.rows_stored = Counter(
+            "meterstream_sink_rows_stored", "Events stored", ["table"], registry=self.registry
+        )
+        self.dead_letters = Counter(
+            "meterstream_sink_dead_letters",
+            "Events sent to the DLQ",
+            ["topic"],
+            registry=self.registry,
+        )
+        self.batches = Counter(
+            "meterstream_sink_batches", "Batches committed", registry=self.registry
+        )
+        self.retries = Counter(
+            "meterstream_sink_store_retries",
+            "Failed store attempts retried",
+            registry=self.registry,
+        )
+        self.batch_rows = Histogram(
+            "meterstream_sink_batch_rows",
+            "Events per committed batch",
+            buckets=(10, 100, 1000, 5000, 10_000, 50_000, 100_000),
+            registry=self.registry,
+        )
+        self.insert_seconds = Histogram(
+            "meterstream_sink_insert_seconds",
+            "ClickHouse insert latency",
+            ["table"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.freshness_seconds = Histogram(
+            "meterstream_sink_freshness_seconds",
+            "Oldest event time in a batch to the batch being stored",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def serve(self, port: int) -> None:
+        start_http_server(port, addr="127.0.0.1", registry=self.registry)
