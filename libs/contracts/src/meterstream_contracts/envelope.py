@@ -33,7 +33,7 @@ def _adapter(kind: str) -> TypeAdapter[Event]:
 
 def encode_event(event: Event) -> bytes:
     """One event as compact JSON (no newline)."""
-    return _adapter(event.kind).dump_json(event)  # type: ignore[attr-defined, no-any-return]
+    return _adapter(event.kind).dump_json(event)
 
 
 def split_envelope(value: bytes) -> list[bytes]:
@@ -123,7 +123,7 @@ def decode_event(line: bytes, *, kind: str) -> Event:
 
 def pack_envelope(events: Sequence[Event]) -> bytes:
     """Events of one kind as one NDJSON message value."""
-    kinds = {event.kind for event in events}  # type: ignore[attr-defined]
+    kinds = {event.kind for event in events}
     if len(kinds) != 1:
         raise MixedEnvelope(f"an envelope holds events of exactly one kind, got {sorted(kinds)}")
     return b"\n".join(encode_event(event) for event in events)

@@ -37,6 +37,7 @@ class Event(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    kind: str = Field(description="The event kind; each model fixes it to a literal.")
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: UUID = Field(default_factory=uuid4)
     time: UtcDatetime = Field(default_factory=utc_now, description="Event time (UTC).")
@@ -89,7 +90,10 @@ class MetricValue(Event):
     kind: Literal["metric_value"] = "metric_value"
     completion_id: Identifier
     key: Name
-    value: FiniteFloat = Field(description="Scalar value; booleans are stored as 1.0 / 0.0.")
+    value: FiniteFloat = Field(
+        description="Scalar value; booleans are stored as 1.0 / 0.0.",
+        json_schema_extra={"type": ["number", "boolean"]},
+    )
     category: Literal["user", "custom"] = "user"
 
 

@@ -40,7 +40,7 @@ class TopicSpec:
 
     def broker_config(self) -> dict[str, str]:
         """The topic-level broker settings this spec asks for."""
-        config = {"cleanup.policy": self.cleanup_policy}
+        config: dict[str, str] = {"cleanup.policy": self.cleanup_policy}
         if self.cleanup_policy == "delete" and self.retention_ms is not None:
             config["retention.ms"] = str(self.retention_ms)
         if self.cleanup_policy == "compact":

@@ -17,7 +17,7 @@ async def publish_events(
     """Send events (any mix of kinds) and wait for every ack; returns the messages sent."""
     by_kind: dict[str, list[Event]] = defaultdict(list)
     for event in events:
-        by_kind[event.kind].append(event)  # type: ignore[attr-defined]
+        by_kind[event.kind].append(event)
     sent = 0
     for kind, group in by_kind.items():
         spec = TOPICS.for_kind(kind)

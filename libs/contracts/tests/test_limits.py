@@ -1,0 +1,58 @@
+"""Caps on names, labels and numbers give errors that name the field and the limit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from meterstream_contracts import Completion, HistogramValue, InstrumentPoint, TrainingStep
+from meterstream_contracts.fields import MAX_LABELS, MAX_NAME_CHARS
+from pydantic import ValidationError
+
+NOW = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+def completion(**overrides: object) -> Completion:
+    fields: dict[str, object] = {
+        "project": "p",
+        "model": "m",
+        "started_at": NOW,
+        "latency_ms": 10.0,
+    }
+    fields.update(overrides)
+    return Completion.model_validate(fields)
+
+
+def test_too_many_labels_names_the_limit() -> None:
+    labels = {f"k{i}": "v" for i in range(MAX_LABELS + 1)}
+    with pytest.raises(ValidationError, match=rf"labels[\s\S]*at most {MAX_LABELS} labels"):
+        completion(labels=labels)
+
+
+def test_model_name_length_is_capped() -> None:
+    with pytest.raises(ValidationError, match=rf"model[\s\S]*at most {MAX_NAME_CHARS}"):
+        completion(model="m" * (MAX_NAME_CHARS + 1))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_metrics_are_rejected_naming_the_key(value: float) -> None:
+    with pytest.raises(ValidationError, match=r"metrics\.train/loss"):
+        TrainingStep(project="p", run_id="r", step=1, metrics={"train/loss": value})
+
+
+def test_cached_tokens_cannot_exceed_input_tokens() -> None:
+    with pytest.raises(ValidationError, match="cached_tokens must not exceed input_tokens"):
+        completion(input_tokens=10, cached_tokens=11)
+
+
+def test_histogram_counts_must_match_bounds_and_count() -> None:
+    with pytest.raises(ValidationError, match="count 5 differs from sum"):
+        HistogramValue(bounds=[1.0], counts=[1, 2], count=5)
+    with pytest.raises(ValidationError, match="strictly increasing"):
+        HistogramValue(bounds=[2.0, 1.0], counts=[0, 0, 0], count=0)
+
+
+def test_gauge_may_be_negative_but_a_counter_may_not() -> None:
+    InstrumentPoint(project="p", name="g", instrument="gauge", value=-1.0)
+    with pytest.raises(ValidationError, match="counter value must not be negative"):
+        InstrumentPoint(project="p", name="c", instrument="counter", value=-1.0)

@@ -1,0 +1,123 @@
+"""Real services for the tests that declare them with a marker.
+
+Kafka: KAFKA_BOOTSTRAP_SERVERS if set, else testcontainers when a Docker engine
+answers, else the local Apache Kafka broker from infra/kafka (started here and
+stopped at the end if this session started it).
+ClickHouse: embedded chDB always; a server from CLICKHOUSE_URL or testcontainers,
+and tests that need one are skipped (reported as such) where none is reachable.
+A test reaches a service only through these fixtures, and only with its marker.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from meterstream_kafka import KafkaConfig, LocalBroker, find_broker_script
+from meterstream_warehouse import Warehouse, migrate
+from meterstream_warehouse.chdb_backend import ChdbWarehouse
+
+REPO = Path(__file__).resolve().parents[1]
+KAFKA_IMAGE = "apache/kafka:4.1.1"
+CLICKHOUSE_IMAGE = "clickhouse/clickhouse-server:25.8"
+
+
+def _docker_engine_answers() -> bool:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+        client.close()
+        return True
+    except Exception:
+        return False
+
+
+def _require_marker(request: pytest.FixtureRequest, marker: str) -> None:
+    if request.node.get_closest_marker(marker) is None:
+        raise pytest.UsageError(f"{request.node.nodeid} uses a real service without @pytest.mark.{marker}")
+
+
+@pytest.fixture(scope="session")
+def _kafka_service() -> Iterator[str]:
+    if address := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield address
+        return
+    with ExitStack() as stack:
+        if _docker_engine_answers():
+            from testcontainers.kafka import KafkaContainer
+
+            container = stack.enter_context(KafkaContainer(KAFKA_IMAGE).with_kraft())
+            yield container.get_bootstrap_server()
+            return
+        broker = LocalBroker(find_broker_script(REPO))
+        already_running = broker.is_running()
+        address = broker.start()
+        if not already_running:
+            stack.callback(broker.stop)
+        yield address
+
+
+@pytest.fixture
+def kafka_bootstrap(request: pytest.FixtureRequest, _kafka_service: str) -> str:
+    _require_marker(request, "kafka")
+    return _kafka_service
+
+
+@pytest.fixture
+def kafka_config(kafka_bootstrap: str) -> KafkaConfig:
+    return KafkaConfig(bootstrap_servers=kafka_bootstrap)
+
+
+@pytest.fixture(scope="session")
+def _clickhouse_server_url() -> Iterator[str | None]:
+    if url := os.environ.get("CLICKHOUSE_URL"):
+        yield url
+        return
+    if not _docker_engine_answers():
+        yield None
+        return
+    from testcontainers.clickhouse import ClickHouseContainer
+
+    with ClickHouseContainer(CLICKHOUSE_IMAGE) as container:
+        host = container.get_container_host_ip()
+        port = container.get_exposed_port(8123)
+        yield f"http://{container.username}:{container.password}@{host}:{port}"
+
+
+def _open_backend(backend: str, tmp_path: Path, server_url: str | None) -> Warehouse:
+    database = f"t_{uuid.uuid4().hex[:12]}"
+    if backend == "chdb":
+        return ChdbWarehouse(tmp_path / "chdb", database=database)
+    if server_url is None:
+        pytest.skip("no ClickHouse server reachable (set CLICKHOUSE_URL or run a Docker engine)")
+    from meterstream_warehouse.server_backend import ServerWarehouse
+
+    return ServerWarehouse(server_url, database=database)
+
+
+@pytest.fixture(params=["chdb", "server"])
+def any_warehouse(
+    request: pytest.FixtureRequest, tmp_path: Path, _clickhouse_server_url: str | None
+) -> Iterator[Warehouse]:
+    """Each backend in turn, migrated, in a database of its own."""
+    _require_marker(request, "clickhouse")
+    if request.param == "server":
+        request.applymarker(pytest.mark.clickhouse_server)
+    warehouse = _open_backend(request.param, tmp_path, _clickhouse_server_url)
+    migrate(warehouse, raw_retention_days=3650)
+    yield warehouse
+    if warehouse.backend == "server":
+        warehouse.execute(f"DROP DATABASE IF EXISTS {warehouse.database}")
+    warehouse.close()
+
+
+@pytest.fixture
+def project_name() -> str:
+    """A project of this test's own, so tests sharing a broker do not see each other's rows."""
+    return f"t-{uuid.uuid4().hex[:10]}"
