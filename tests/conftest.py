@@ -40,7 +40,9 @@ def _docker_engine_answers() -> bool:
 
 def _require_marker(request: pytest.FixtureRequest, marker: str) -> None:
     if request.node.get_closest_marker(marker) is None:
-        raise pytest.UsageError(f"{request.node.nodeid} uses a real service without @pytest.mark.{marker}")
+        raise pytest.UsageError(
+            f"{request.node.nodeid} uses a real service without @pytest.mark.{marker}"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -80,7 +80,9 @@ def test_a_retried_insert_with_the_same_token_is_stored_once(
     any_warehouse: Warehouse, project_name: str
 ) -> None:
     valid, _ = examples_for_project("completion", project_name)
-    payload = b"\n".join(encode_event(decode_envelope(v, kind="completion").events[0]) for v in valid)
+    payload = b"\n".join(
+        encode_event(decode_envelope(v, kind="completion").events[0]) for v in valid
+    )
     token = f"raw_completions:{uuid.uuid4().hex}"
     for _ in range(3):
         any_warehouse.insert_json_rows("raw_completions", payload, dedup_token=token)

@@ -33,7 +33,9 @@ async def read_from(
     within_s: float = 30.0,
 ) -> list[bytes]:
     """Values written after `start`, read until `until(values)` holds or time runs out."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=config.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=config.bootstrap_servers, enable_auto_commit=False
+    )
     await consumer.start()
     values: list[bytes] = []
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from meterstream_contracts import TOPICS, decode_envelope, pack_by_key
+from meterstream_contracts import TOPICS, Event, decode_envelope, pack_by_key
 from meterstream_kafka import KafkaConfig, apply_topics, make_producer, send_messages
 
 from tests.helpers import ALL_KINDS, examples_for_project
@@ -22,7 +22,7 @@ async def test_every_kind_round_trips_through_the_broker(
     await apply_topics(config, TOPICS)
     producer = make_producer(config)
     await producer.start()
-    sent: dict[str, list[object]] = {}
+    sent: dict[str, list[Event]] = {}
     starts = {}
     try:
         for kind in ALL_KINDS:
@@ -35,17 +35,21 @@ async def test_every_kind_round_trips_through_the_broker(
     finally:
         await producer.stop()
     for kind in ALL_KINDS:
+        wanted = len(sent[kind])
 
-        def mine(values: list[bytes]) -> list[object]:
-            found = []
-            for value in values:
-                found.extend(
-                    e for e in decode_envelope(value, kind=kind).events if e.project == project_name
-                )
-            return found
+        def complete(values: list[bytes], kind: str = kind, wanted: int = wanted) -> bool:
+            return len(events_of(values, kind, project_name)) >= wanted
 
-        values = await read_from(config, starts[kind], until=lambda v: len(mine(v)) >= len(sent[kind]))
-        assert sorted(map(repr, mine(values))) == sorted(map(repr, sent[kind])), kind
+        values = await read_from(config, starts[kind], until=complete)
+        received = events_of(values, kind, project_name)
+        assert sorted(map(repr, received)) == sorted(map(repr, sent[kind])), kind
+
+
+def events_of(values: list[bytes], kind: str, project: str) -> list[Event]:
+    found: list[Event] = []
+    for value in values:
+        found.extend(e for e in decode_envelope(value, kind=kind).events if e.project == project)
+    return found
 
 
 async def test_apply_is_idempotent_and_reports_then_fixes_drift(kafka_config: KafkaConfig) -> None:

@@ -44,7 +44,9 @@ def test_a_pretty_printed_single_event_is_one_envelope() -> None:
 
 def test_blank_lines_and_crlf_are_tolerated() -> None:
     line = pack_envelope([completion("m")])
-    assert len(decode_envelope(b"\n" + line + b"\r\n\n" + line + b"\n", kind="completion").events) == 2
+    assert (
+        len(decode_envelope(b"\n" + line + b"\r\n\n" + line + b"\n", kind="completion").events) == 2
+    )
 
 
 def test_valid_neighbours_of_a_bad_event_are_kept() -> None:

@@ -19,7 +19,9 @@ def test_every_event_table_is_created_by_a_migration() -> None:
 
 
 def test_retention_is_substituted_and_comments_dropped() -> None:
-    migration = Migration(9, "x", "-- note; with a semicolon\nCREATE t TTL ${RAW_RETENTION_DAYS} DAY;\n")
+    migration = Migration(
+        9, "x", "-- note; with a semicolon\nCREATE t TTL ${RAW_RETENTION_DAYS} DAY;\n"
+    )
     assert migration.statements(raw_retention_days=14) == ["CREATE t TTL 14 DAY"]
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from meterstream_sink.batch import BatchBuilder, BatchLimits, ConsumedMessage
 
 
-def message(offset: int, partition: int = 0, value: bytes = b"{}", topic: str = "t") -> ConsumedMessage:
+def message(
+    offset: int, partition: int = 0, value: bytes = b"{}", topic: str = "t"
+) -> ConsumedMessage:
     return ConsumedMessage(topic, partition, offset, 0, value)
 
 

@@ -19,7 +19,9 @@ def batch_of_all_examples() -> tuple[Batch, int, int]:
         valid += len(examples.valid)
         invalid += len(examples.invalid)
         topic = TOPICS.for_kind(kind).name
-        batch.messages.append(ConsumedMessage(topic, 0, offset, 1_763_632_800_000, b"\n".join(lines)))
+        batch.messages.append(
+            ConsumedMessage(topic, 0, offset, 1_763_632_800_000, b"\n".join(lines))
+        )
     return batch, valid, invalid
 
 
@@ -42,8 +44,11 @@ def test_dead_letters_keep_the_original_bytes_position_and_reason() -> None:
     for letter in letters:
         assert letter.payload in invalid
         assert invalid[letter.payload].rsplit(".", 1)[-1] in letter.reason
-        assert letter.source_topic.startswith("meterstream.raw.") or "registry" in letter.source_topic
-        assert letter.line is not None and letter.line >= 1
+        assert (
+            letter.source_topic.startswith("meterstream.raw.") or "registry" in letter.source_topic
+        )
+        assert letter.line is not None
+        assert letter.line >= 1
 
 
 def test_offsets_cover_messages_with_only_invalid_events() -> None:

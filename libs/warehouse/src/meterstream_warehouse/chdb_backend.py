@@ -84,7 +84,9 @@ class ChdbWarehouse:
         with pa.ipc.new_stream(sink, batch.schema) as writer:
             writer.write_table(batch)
         columns = ", ".join(batch.column_names)
-        settings: dict[str, str | int] = {} if dedup_token is None else {"insert_deduplication_token": dedup_token}
+        settings: dict[str, str | int] = (
+            {} if dedup_token is None else {"insert_deduplication_token": dedup_token}
+        )
         clause = settings_clause(settings) if settings else ""
         statement = f"INSERT INTO {table} ({columns}) {clause}"
         return self._stream_insert(statement, "ArrowStream", sink.getvalue().to_pybytes())

@@ -94,7 +94,9 @@ class ServerWarehouse:
         self, table: str, batch: pa.Table, *, dedup_token: str | None = None
     ) -> InsertResult:
         started = time.perf_counter()
-        settings: dict[str, str | int] = {} if dedup_token is None else {"insert_deduplication_token": dedup_token}
+        settings: dict[str, str | int] = (
+            {} if dedup_token is None else {"insert_deduplication_token": dedup_token}
+        )
         try:
             summary = self._client.insert_arrow(table, batch, settings=settings)
         except OperationalError as error:

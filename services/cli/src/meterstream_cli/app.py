@@ -59,6 +59,9 @@ def demo(
     local_broker: Annotated[
         bool, typer.Option(help="Start the local Apache Kafka broker (else use MS_KAFKA_*).")
     ] = True,
+    sink: Annotated[
+        bool, typer.Option(help="Run the sink as a child process (off when one runs already).")
+    ] = True,
     state_dir: Annotated[Path, typer.Option(help="Logs and embedded data.")] = Path(".meterstream"),
 ) -> None:
     """Run broker + sink, send realistic traffic for a bounded time, print what landed."""
@@ -68,6 +71,7 @@ def demo(
         seconds=seconds,
         completions_per_s=rate,
         use_local_broker=local_broker,
+        run_sink=sink,
         state_dir=state_dir,
         console=console,
     )

@@ -121,6 +121,7 @@ def run_demo(
     seconds: float,
     completions_per_s: int,
     use_local_broker: bool,
+    run_sink: bool,
     state_dir: Path,
     console: Console,
 ) -> int:
@@ -131,14 +132,17 @@ def run_demo(
     asyncio.run(apply_topics(kafka, TOPICS))
     sink_config = SinkConfig()
     plan = DemoPlan(seconds, completions_per_s, 2, run_id=f"run-{int(time.time())}")
-    sink = ServiceProcess(
-        "meterstream_sink",
-        log_path=state_dir / "logs" / "sink.log",
-        env={"MS_SINK_MAX_BATCH_SECONDS": "0.5"},
-    )
+    sink = None
+    if run_sink:
+        sink = ServiceProcess(
+            "meterstream_sink",
+            log_path=state_dir / "logs" / "sink.log",
+            env={"MS_SINK_MAX_BATCH_SECONDS": "0.5"},
+        )
     try:
-        sink.wait_for_line("sink ready", timeout=120)
-        console.print(f"sink running (pid {sink.pid}), log: {sink.log_path}")
+        if sink is not None:
+            sink.wait_for_line("sink ready", timeout=120)
+            console.print(f"sink running (pid {sink.pid}), log: {sink.log_path}")
         with Progress(
             TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn(), console=console
         ) as progress:
@@ -151,8 +155,9 @@ def run_demo(
         if lag:
             console.print(f"[red]sink still {lag} messages behind[/]")
     finally:
-        code = sink.stop()
-    console.print(f"sink stopped (exit {code})")
+        code = sink.stop() if sink is not None else 0
+    if sink is not None:
+        console.print(f"sink stopped (exit {code})")
     warehouse = open_warehouse(warehouse_config)
     try:
         print_results(console, row_counts(warehouse), latency_by_model(warehouse, minutes=60))

@@ -1,0 +1,45 @@
+# The two habits: `make test` and `make lint`. `make demo` runs the pipeline.
+UV ?= uv
+RUN := $(UV) run --frozen
+
+.PHONY: install demo test test-fast lint fmt bench schemas broker-start broker-stop compose-up clean
+
+install:
+	$(UV) sync --frozen
+
+demo: install
+	$(RUN) meterstream demo
+
+test: install
+	$(RUN) pytest
+
+test-fast: install
+	$(RUN) pytest -m "not kafka and not clickhouse"
+
+lint: install
+	$(RUN) ruff format --check .
+	$(RUN) ruff check .
+	$(RUN) mypy libs services tests benchmarks
+
+fmt: install
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+bench: install
+	$(RUN) python -m benchmarks.bench_codec
+
+schemas: install
+	$(RUN) meterstream schemas export --out schemas
+
+broker-start:
+	bash infra/kafka/broker.sh start
+
+broker-stop:
+	bash infra/kafka/broker.sh stop
+
+compose-up:
+	docker compose up --build
+
+clean:
+	bash infra/kafka/broker.sh reset
+	rm -rf .meterstream

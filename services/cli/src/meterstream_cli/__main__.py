@@ -1,0 +1,3 @@
+from meterstream_cli.app import main
+
+main()
