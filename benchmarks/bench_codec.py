@@ -14,11 +14,10 @@ import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
+from meterstream_cli.traffic import SyntheticTraffic
 from meterstream_contracts import TOPICS, decode_envelope, encode_event, pack_by_key
 from meterstream_warehouse import migrate
 from meterstream_warehouse.chdb_backend import ChdbWarehouse
-
-from meterstream_cli.traffic import SyntheticTraffic
 
 EVENTS = 100_000
 

@@ -17,6 +17,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+
 from meterstream_kafka import KafkaConfig, LocalBroker, find_broker_script
 from meterstream_warehouse import Warehouse, migrate
 from meterstream_warehouse.chdb_backend import ChdbWarehouse

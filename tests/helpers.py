@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import orjson
+
 from meterstream_contracts import EVENT_MODELS
 from meterstream_contracts.examples import load_examples
 

@@ -6,6 +6,7 @@ import uuid
 
 import pyarrow as pa
 import pytest
+
 from meterstream_contracts import decode_envelope, encode_event
 from meterstream_warehouse import (
     EVENT_TABLES,
@@ -17,7 +18,6 @@ from meterstream_warehouse import (
     table_for_kind,
 )
 from meterstream_warehouse.migrate import applied_migrations
-
 from tests.helpers import ALL_KINDS, examples_for_project
 
 pytestmark = pytest.mark.clickhouse

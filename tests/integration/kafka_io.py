@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+
 from meterstream_kafka import KafkaConfig
 
 

@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from meterstream_warehouse.chdb_backend import ChdbWarehouse
 from meterstream_warehouse.queries import row_counts
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
+
 from meterstream_contracts import TOPICS, Event, decode_envelope, pack_by_key
 from meterstream_kafka import KafkaConfig, apply_topics, make_producer, send_messages
-
 from tests.helpers import ALL_KINDS, examples_for_project
 from tests.integration.kafka_io import end_offsets, read_from
 
@@ -55,6 +55,7 @@ def events_of(values: list[bytes], kind: str, project: str) -> list[Event]:
 async def test_apply_is_idempotent_and_reports_then_fixes_drift(kafka_config: KafkaConfig) -> None:
     from aiokafka.admin import AIOKafkaAdminClient
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
     from meterstream_contracts.topics import TopicSpec
 
     spec = TopicSpec(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+
 from meterstream_contracts import TOPICS
 from meterstream_contracts.derived import DeadLetter
 from meterstream_kafka import KafkaConfig, apply_topics, group_lag, make_producer, send_messages
@@ -17,7 +18,6 @@ from meterstream_sink.config import SinkConfig
 from meterstream_sink.service import ClickHouseSink
 from meterstream_warehouse import Warehouse, migrate, table_for_kind
 from meterstream_warehouse.chdb_backend import ChdbWarehouse
-
 from tests.helpers import ALL_KINDS, examples_for_project
 from tests.integration.kafka_io import end_offsets, read_from
 

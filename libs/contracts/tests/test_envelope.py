@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+
 from meterstream_contracts import (
     TOPICS,
     Completion,

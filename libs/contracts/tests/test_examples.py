@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
+
 from meterstream_contracts import EVENT_MODELS, TOPICS, decode_envelope, encode_event
 from meterstream_contracts.examples import example_kinds, load_examples
 

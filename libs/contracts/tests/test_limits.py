@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
+
 from meterstream_contracts import Completion, HistogramValue, InstrumentPoint, TrainingStep
 from meterstream_contracts.fields import MAX_LABELS, MAX_NAME_CHARS
-from pydantic import ValidationError
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import jsonschema
 import orjson
 import pytest
+
 from meterstream_contracts import EVENT_MODELS, TOPICS
 from meterstream_contracts.examples import load_examples
 from meterstream_contracts.schemas import json_schemas, write_json_schemas

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from meterstream_warehouse import RejectedBatch, RetriableWarehouseError
 from meterstream_warehouse.errors import classify_insert_error, clickhouse_error_code
 from meterstream_warehouse.settings import insert_settings, settings_clause

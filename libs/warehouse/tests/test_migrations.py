@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from meterstream_warehouse import EVENT_TABLES, load_migrations
 from meterstream_warehouse.migrate import Migration
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+
 from meterstream_contracts import EVENT_MODELS, TOPICS
 from meterstream_contracts.examples import load_examples
 from meterstream_sink.batch import Batch, ConsumedMessage

@@ -6,8 +6,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaProducer
-from meterstream_contracts import TOPICS, Event, pack_by_key
 
+from meterstream_contracts import TOPICS, Event, pack_by_key
 from meterstream_kafka.producer import send_messages
 
 

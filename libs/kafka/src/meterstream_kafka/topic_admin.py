@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from meterstream_contracts.topics import TopicSpec
 
+from meterstream_contracts.topics import TopicSpec
 from meterstream_kafka.config import KafkaConfig
 from meterstream_kafka.errors import KafkaError
 from meterstream_kafka.topic_plan import ObservedTopic, TopicChange, plan_topics

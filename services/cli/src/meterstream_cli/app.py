@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from meterstream_contracts.schemas import write_json_schemas
 from rich.console import Console
 
 from meterstream_cli.infra_commands import broker_app, topics_app, warehouse_app
+from meterstream_contracts.schemas import write_json_schemas
 
 app = typer.Typer(
     name="meterstream",

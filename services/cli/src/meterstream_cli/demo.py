@@ -8,6 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from meterstream_cli.processes import ServiceProcess
+from meterstream_cli.traffic import SyntheticTraffic, invalid_completion_lines
 from meterstream_contracts import TOPICS, Event
 from meterstream_kafka import (
     KafkaConfig,
@@ -22,12 +28,6 @@ from meterstream_kafka import (
 from meterstream_sink.config import SinkConfig
 from meterstream_warehouse import WarehouseConfig, open_warehouse
 from meterstream_warehouse.queries import latency_by_model, row_counts
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
-
-from meterstream_cli.processes import ServiceProcess
-from meterstream_cli.traffic import SyntheticTraffic, invalid_completion_lines
 
 TICK_S = 0.1
 

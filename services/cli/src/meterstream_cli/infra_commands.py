@@ -6,12 +6,13 @@ import asyncio
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
 from meterstream_contracts import TOPICS
 from meterstream_kafka import KafkaConfig, LocalBroker, apply_topics, find_broker_script
 from meterstream_warehouse import WarehouseConfig, migrate, open_warehouse, set_raw_retention
 from meterstream_warehouse.queries import latency_by_model, row_counts
-from rich.console import Console
-from rich.table import Table
 
 console = Console()
 

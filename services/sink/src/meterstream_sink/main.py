@@ -7,10 +7,9 @@ import logging
 import signal
 
 from meterstream_kafka import KafkaConfig
-from meterstream_warehouse import WarehouseConfig, migrate, open_warehouse
-
 from meterstream_sink.config import SinkConfig
 from meterstream_sink.service import ClickHouseSink
+from meterstream_warehouse import WarehouseConfig, migrate, open_warehouse
 
 log = logging.getLogger("meterstream_sink")
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from meterstream_contracts.derived import DeadLetter
-from meterstream_warehouse import RejectedBatch, Warehouse
-
 from meterstream_sink.processor import ProcessedBatch, TableRows
+from meterstream_warehouse import RejectedBatch, Warehouse
 
 
 def split_poison(

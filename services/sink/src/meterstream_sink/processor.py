@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 
 from meterstream_contracts import TOPICS, MessageOrigin, decode_envelope, encode_event
 from meterstream_contracts.derived import DeadLetter
-from meterstream_warehouse import table_for_kind
-
 from meterstream_sink.batch import Batch
+from meterstream_warehouse import table_for_kind
 
 
 @dataclass(slots=True)

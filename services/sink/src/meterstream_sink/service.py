@@ -14,15 +14,15 @@ import time
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.producer import AIOKafkaProducer
+
 from meterstream_contracts import TOPICS
 from meterstream_kafka import KafkaConfig, apply_topics, make_producer, send_messages
-from meterstream_warehouse import RejectedBatch, RetriableWarehouseError, Warehouse
-
 from meterstream_sink.batch import BatchBuilder, BatchLimits, ConsumedMessage
 from meterstream_sink.config import SinkConfig
 from meterstream_sink.metrics import SinkMetrics
 from meterstream_sink.poison import split_poison
 from meterstream_sink.processor import ProcessedBatch, TableRows, process_batch
+from meterstream_warehouse import RejectedBatch, RetriableWarehouseError, Warehouse
 
 log = logging.getLogger(__name__)
 
