@@ -9,7 +9,7 @@ import pytest
 
 from meterstream_contracts import decode_envelope, encode_event
 from meterstream_warehouse import (
-    EVENT_TABLES,
+    TABLES,
     RejectedBatch,
     Warehouse,
     load_migrations,
@@ -50,7 +50,7 @@ def test_every_table_exists(any_warehouse: Warehouse) -> None:
         params={"db": any_warehouse.database},
     )
     names = {row["name"] for row in rows}
-    assert {spec.name for spec in EVENT_TABLES.values()} <= names
+    assert {spec.name for spec in TABLES.values()} <= names
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)

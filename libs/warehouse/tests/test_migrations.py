@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from meterstream_warehouse import EVENT_TABLES, load_migrations
+from meterstream_warehouse import TABLES, load_migrations
 from meterstream_warehouse.migrate import Migration
 
 
@@ -15,7 +15,7 @@ def test_migrations_are_numbered_from_one_without_gaps() -> None:
 
 def test_every_event_table_is_created_by_a_migration() -> None:
     text = "\n".join(m.sql for m in load_migrations())
-    for spec in EVENT_TABLES.values():
+    for spec in TABLES.values():
         assert f"CREATE TABLE IF NOT EXISTS {spec.name}\n" in text
 
 

@@ -11,7 +11,9 @@ from meterstream_contracts.fields import Identifier, Labels, Name, ProjectName, 
 
 
 class Derived(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
+    )
 
     schema_version: Literal[1] = 1
 
@@ -53,10 +55,6 @@ class TrainingHistory(Derived):
 
 class DeadLetter(Derived):
     """An event (or a whole message) the pipeline could not accept, with why."""
-
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
-    )
 
     kind: Literal["dead_letter"] = "dead_letter"
     time: datetime = Field(default_factory=utc_now)

@@ -25,6 +25,12 @@ from meterstream_contracts.topics import TopicSpec
 DEFAULT_MAX_EVENTS = 500
 DEFAULT_MAX_BYTES = 900_000
 
+VALIDATED_HEADER = "ms-validated"
+"""Kafka header set by producers that validated every event against the contracts
+(the SDK, the gateway, the workers). The sink stores such envelopes as they are;
+envelopes without it are validated event by event."""
+VALIDATED_HEADER_VALUE = b"1"
+
 
 @cache
 def _adapter(kind: str) -> TypeAdapter[Event]:
@@ -43,6 +49,10 @@ def split_envelope(value: bytes) -> list[bytes]:
     """
     lines = [line for line in value.split(b"\n") if line.strip()]
     if len(lines) > 1 and not lines[0].rstrip().endswith(b"}"):
+        try:
+            orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return lines
         return [value]
     return lines
 
@@ -60,6 +70,7 @@ class Rejection:
 class DecodedEnvelope:
     events: list[Event] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    line_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +105,9 @@ def decode_envelope(
     """
     adapter = _adapter(kind)
     decoded = DecodedEnvelope()
-    for index, line in enumerate(split_envelope(value)):
+    lines = split_envelope(value)
+    decoded.line_count = len(lines)
+    for index, line in enumerate(lines):
         try:
             parsed: Any = orjson.loads(line)
         except orjson.JSONDecodeError as error:

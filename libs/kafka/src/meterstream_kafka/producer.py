@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
+from meterstream_contracts.envelope import VALIDATED_HEADER, VALIDATED_HEADER_VALUE
 from meterstream_kafka.config import KafkaConfig
 
 
@@ -26,9 +27,20 @@ def make_producer(config: KafkaConfig, *, client_id: str | None = None) -> AIOKa
 
 
 async def send_messages(
-    producer: AIOKafkaProducer, topic: str, messages: Sequence[tuple[bytes | None, bytes]]
+    producer: AIOKafkaProducer,
+    topic: str,
+    messages: Sequence[tuple[bytes | None, bytes]],
+    *,
+    validated: bool = False,
 ) -> None:
-    """Send (key, value) messages and return once the broker acknowledged every one."""
-    futures = [await producer.send(topic, value=value, key=key) for key, value in messages]
+    """Send (key, value) messages and return once the broker acknowledged every one.
+
+    `validated` marks envelopes whose every event passed its contract, so the
+    sink may store them without decoding them again.
+    """
+    headers = [(VALIDATED_HEADER, VALIDATED_HEADER_VALUE)] if validated else None
+    futures = [
+        await producer.send(topic, value=value, key=key, headers=headers) for key, value in messages
+    ]
     if futures:
         await asyncio.gather(*futures)

@@ -14,7 +14,10 @@ from meterstream_kafka.producer import send_messages
 async def publish_events(
     producer: AIOKafkaProducer, events: Iterable[Event], *, max_events_per_envelope: int = 500
 ) -> int:
-    """Send events (any mix of kinds) and wait for every ack; returns the messages sent."""
+    """Send events (any mix of kinds) and wait for every ack; returns the messages sent.
+
+    The events are pydantic models, validated when built, so envelopes are marked validated.
+    """
     by_kind: dict[str, list[Event]] = defaultdict(list)
     for event in events:
         by_kind[event.kind].append(event)
@@ -22,6 +25,6 @@ async def publish_events(
     for kind, group in by_kind.items():
         spec = TOPICS.for_kind(kind)
         messages = pack_by_key(group, topic=spec, max_events=max_events_per_envelope)
-        await send_messages(producer, spec.name, messages)
+        await send_messages(producer, spec.name, messages, validated=True)
         sent += len(messages)
     return sent

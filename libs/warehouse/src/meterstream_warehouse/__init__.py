@@ -10,10 +10,11 @@ from meterstream_warehouse.errors import (
 )
 from meterstream_warehouse.factory import open_warehouse
 from meterstream_warehouse.migrate import load_migrations, migrate, set_raw_retention
-from meterstream_warehouse.tables import EVENT_TABLES, TableSpec, table_for_kind
+from meterstream_warehouse.tables import EVENT_TABLES, TABLES, TableSpec, table_for_kind
 
 __all__ = [
     "EVENT_TABLES",
+    "TABLES",
     "InsertResult",
     "MigrationError",
     "QueryParams",

@@ -40,3 +40,16 @@ def latency_by_model(
         """,
         params={"minutes": minutes, "project": project or ""},
     )
+
+
+RUN_TABLES = ("raw_training_steps", "raw_api_costs", "raw_gpu_costs", "training_history")
+
+
+def delete_training_run(warehouse: Warehouse, *, project: str, run_id: str) -> None:
+    """Remove every stored metric, cost and history row of one run."""
+    for table in RUN_TABLES:
+        warehouse.execute(
+            f"DELETE FROM {table}"
+            " WHERE project = {project:String} AND run_id = {run_id:String}",
+            params={"project": project, "run_id": run_id},
+        )

@@ -12,6 +12,8 @@ class ConsumedMessage:
     offset: int
     timestamp_ms: int
     value: bytes
+    validated: bool = False
+    """The producer validated every event (the ms-validated header)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,15 +39,6 @@ class Batch:
             key = (message.topic, message.partition)
             offsets[key] = max(offsets.get(key, 0), message.offset + 1)
         return offsets
-
-    def offset_ranges(self) -> dict[tuple[str, int], tuple[int, int]]:
-        """(topic, partition) → (first, last) offsets held."""
-        ranges: dict[tuple[str, int], tuple[int, int]] = {}
-        for message in self.messages:
-            key = (message.topic, message.partition)
-            first, last = ranges.get(key, (message.offset, message.offset))
-            ranges[key] = (min(first, message.offset), max(last, message.offset))
-        return ranges
 
 
 class BatchBuilder:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from meterstream_sink.faults import CrashPoint
+
 
 class SinkConfig(BaseSettings):
     """Batch limits and consumer settings of the ClickHouse sink."""
@@ -22,3 +24,12 @@ class SinkConfig(BaseSettings):
     retry_initial_s: float = Field(0.2, gt=0)
     retry_max_s: float = Field(10.0, gt=0)
     metrics_port: int | None = Field(None, ge=1, le=65535, description="Serve /metrics here.")
+    max_consecutive_dead_letters: int = Field(
+        500, ge=0, description="Stop when more invalid events than this arrive in a row."
+    )
+    max_dead_letter_ratio: float = Field(
+        0.5, ge=0, le=1, description="Stop when a batch has a larger share of invalid events."
+    )
+    dead_letter_ratio_min_events: int = Field(1000, ge=1)
+    crash_point: CrashPoint | None = Field(None, description="Reliability tests only.")
+    crash_after_batches: int = Field(1, ge=1)

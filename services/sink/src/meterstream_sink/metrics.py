@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 _LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -42,9 +42,15 @@ class SinkMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.lag = Gauge(
+            "meterstream_sink_lag_messages",
+            "Messages behind the partition's high watermark after the last commit",
+            ["topic", "partition"],
+            registry=self.registry,
+        )
         self.freshness_seconds = Histogram(
             "meterstream_sink_freshness_seconds",
-            "Oldest event time in a batch to the batch being stored",
+            "Producer timestamp of the oldest message in an insert to its being stored",
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )

@@ -1,16 +1,14 @@
-"""The slow path: when ClickHouse refuses a batch, store events one by one to find the poison."""
+"""The last resort: when ClickHouse still refuses validated events, store them one by one."""
 
 from __future__ import annotations
 
 from meterstream_contracts.derived import DeadLetter
-from meterstream_sink.processor import ProcessedBatch, TableRows
+from meterstream_sink.processor import TableBatch
 from meterstream_warehouse import RejectedBatch, Warehouse
 
 
-def split_poison(
-    warehouse: Warehouse, rows: TableRows, processed: ProcessedBatch
-) -> tuple[int, list[DeadLetter]]:
-    """Insert each line alone (with its own dedup token); returns (stored, dead letters)."""
+def store_line_by_line(warehouse: Warehouse, rows: TableBatch) -> tuple[int, list[DeadLetter]]:
+    """Insert each event alone (with its own dedup token); returns (stored, dead letters)."""
     stored = 0
     letters: list[DeadLetter] = []
     for index, line in enumerate(bytes(rows.payload).splitlines()):

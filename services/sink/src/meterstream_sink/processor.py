@@ -1,30 +1,51 @@
-"""Turn a batch of envelopes into per-table JSONEachRow payloads and dead letters. Pure."""
+"""Turn a batch of envelopes into per-table JSONEachRow payloads and dead letters. Pure.
+
+Envelopes marked validated go through as the bytes they are (the fast path);
+others are decoded and validated event by event, and only their valid events
+are re-encoded into the payload.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from meterstream_contracts import TOPICS, MessageOrigin, decode_envelope, encode_event
 from meterstream_contracts.derived import DeadLetter
-from meterstream_sink.batch import Batch
+from meterstream_sink.batch import Batch, ConsumedMessage
+from meterstream_sink.guard import DeadLetterGuard
 from meterstream_warehouse import table_for_kind
 
 
 @dataclass(slots=True)
-class TableRows:
-    """Validated events for one table, as NDJSON, with the insert's dedup token."""
+class TableBatch:
+    """What one insert into one table carries, and where it came from."""
 
     table: str
+    kind: str
     payload: bytearray = field(default_factory=bytearray)
     rows: int = 0
-    dedup_token: str = ""
-    oldest_event_ms: float | None = None
+    messages: list[ConsumedMessage] = field(default_factory=list)
+    ranges: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
+    oldest_timestamp_ms: int | None = None
+
+    @property
+    def dedup_token(self) -> str:
+        return dedup_token(self.table, self.ranges)
+
+    def note_message(self, message: ConsumedMessage) -> None:
+        self.messages.append(message)
+        key = (message.topic, message.partition)
+        first, last = self.ranges.get(key, (message.offset, message.offset))
+        self.ranges[key] = (min(first, message.offset), max(last, message.offset))
+        if self.oldest_timestamp_ms is None or message.timestamp_ms < self.oldest_timestamp_ms:
+            self.oldest_timestamp_ms = message.timestamp_ms
 
 
 @dataclass(slots=True)
 class ProcessedBatch:
-    tables: dict[str, TableRows] = field(default_factory=dict)
+    tables: dict[str, TableBatch] = field(default_factory=dict)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
 
@@ -46,42 +67,67 @@ def dedup_token(table: str, ranges: dict[tuple[str, int], tuple[int, int]]) -> s
     return f"{table}:" + hashlib.sha256(spans.encode()).hexdigest()[:32]
 
 
-def process_batch(batch: Batch) -> ProcessedBatch:
-    """Validate every event; valid ones become rows of their kind's table, the rest dead letters."""
-    result = ProcessedBatch(offsets=batch.next_offsets())
-    ranges_by_table: dict[str, dict[tuple[str, int], tuple[int, int]]] = {}
-    for message in batch.messages:
-        spec = TOPICS.by_name(message.topic)
-        table = table_for_kind(spec.kind).name
-        origin = MessageOrigin(
-            message.topic, message.partition, message.offset, message.timestamp_ms
-        )
-        decoded = decode_envelope(message.value, kind=spec.kind, origin=origin)
-        for rejection in decoded.rejections:
-            result.dead_letters.append(
-                DeadLetter(
-                    source_topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                    line=rejection.line,
-                    reason=rejection.reason,
-                    payload=rejection.payload,
-                )
-            )
-        if not decoded.events:
+def validate_into(
+    target: TableBatch, message: ConsumedMessage, guard: DeadLetterGuard
+) -> list[DeadLetter]:
+    """Decode and validate one envelope; append valid events to `target`, return dead letters."""
+    origin = MessageOrigin(message.topic, message.partition, message.offset, message.timestamp_ms)
+    decoded = decode_envelope(message.value, kind=target.kind, origin=origin)
+    bad = {rejection.line: rejection for rejection in decoded.rejections}
+    letters: list[DeadLetter] = []
+    for line in range(decoded.line_count):
+        rejection = bad.get(line)
+        if rejection is None:
+            guard.valid()
             continue
-        rows = result.tables.setdefault(table, TableRows(table))
-        for event in decoded.events:
-            rows.payload += encode_event(event)
-            rows.payload += b"\n"
-            event_ms = event.time.timestamp() * 1000
-            if rows.oldest_event_ms is None or event_ms < rows.oldest_event_ms:
-                rows.oldest_event_ms = event_ms
-        rows.rows += len(decoded.events)
-        span = ranges_by_table.setdefault(table, {})
-        key = (message.topic, message.partition)
-        first, last = span.get(key, (message.offset, message.offset))
-        span[key] = (min(first, message.offset), max(last, message.offset))
-    for table, rows in result.tables.items():
-        rows.dedup_token = dedup_token(table, ranges_by_table[table])
+        guard.invalid(where=f"{message.topic}[{message.partition}]@{message.offset} line {line}")
+        letters.append(
+            DeadLetter(
+                source_topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                line=line,
+                reason=rejection.reason,
+                payload=rejection.payload,
+            )
+        )
+    for event in decoded.events:
+        target.payload += encode_event(event)
+        target.payload += b"\n"
+    target.rows += len(decoded.events)
+    return letters
+
+
+def process_batch(batch: Batch, guard: DeadLetterGuard) -> ProcessedBatch:
+    """Route every message to its table: validated envelopes as bytes, others event by event."""
+    result = ProcessedBatch(offsets=batch.next_offsets())
+    for message in batch.messages:
+        kind = TOPICS.by_name(message.topic).kind
+        table = table_for_kind(kind).name
+        target = result.tables.get(table)
+        if target is None:
+            target = result.tables[table] = TableBatch(table, kind)
+        target.note_message(message)
+        if message.validated:
+            target.payload += message.value
+            target.payload += b"\n"
+            rows = message.value.count(b"\n") + 1
+            target.rows += rows
+            guard.valid(rows)
+        else:
+            result.dead_letters.extend(validate_into(target, message, guard))
+    guard.end_batch()
+    result.tables = {name: t for name, t in result.tables.items() if t.rows}
     return result
+
+
+def revalidate(
+    rejected: TableBatch, messages: Iterable[ConsumedMessage], guard: DeadLetterGuard
+) -> tuple[TableBatch, list[DeadLetter]]:
+    """The slow path for a batch ClickHouse refused: validate every event of every message."""
+    again = TableBatch(rejected.table, rejected.kind, ranges=dict(rejected.ranges))
+    letters: list[DeadLetter] = []
+    for message in messages:
+        letters.extend(validate_into(again, message, guard))
+    guard.end_batch()
+    return again, letters

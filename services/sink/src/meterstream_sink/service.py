@@ -1,9 +1,9 @@
-"""The ClickHouse sink: consume raw topics, store batches, then commit.
+"""The ClickHouse sink: consume every topic of the catalogue, store batches, then commit.
 
-Order per batch, always: validate → insert each table's rows → produce dead
-letters and wait for their acks → commit offsets. A crash anywhere before the
-commit re-delivers the batch; dedup tokens and ReplacingMergeTree keys keep
-the re-delivery from double counting.
+Order per batch, always: route (validated envelopes as bytes) → insert each
+table's rows → produce dead letters and wait for their acks → commit offsets.
+A crash anywhere before the commit re-delivers the batch; insert dedup tokens
+and ReplacingMergeTree keys keep the re-delivery from double counting.
 """
 
 from __future__ import annotations
@@ -13,18 +13,28 @@ import logging
 import time
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError
 from aiokafka.producer import AIOKafkaProducer
 
 from meterstream_contracts import TOPICS
+from meterstream_contracts.envelope import VALIDATED_HEADER, VALIDATED_HEADER_VALUE
 from meterstream_kafka import KafkaConfig, apply_topics, make_producer, send_messages
 from meterstream_sink.batch import BatchBuilder, BatchLimits, ConsumedMessage
 from meterstream_sink.config import SinkConfig
+from meterstream_sink.errors import SinkError
+from meterstream_sink.faults import FaultPoints
+from meterstream_sink.guard import DeadLetterGuard, DeadLetterLimits
 from meterstream_sink.metrics import SinkMetrics
-from meterstream_sink.poison import split_poison
-from meterstream_sink.processor import ProcessedBatch, TableRows, process_batch
+from meterstream_sink.poison import store_line_by_line
+from meterstream_sink.processor import ProcessedBatch, TableBatch, process_batch, revalidate
+from meterstream_sink.run_deletion import delete_runs_marked_deleted
 from meterstream_warehouse import RejectedBatch, RetriableWarehouseError, Warehouse
 
 log = logging.getLogger(__name__)
+
+
+class StopRequested(SinkError):
+    """Shutdown was asked for while the store was failing; the batch stays uncommitted."""
 
 
 class _FlushOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -38,8 +48,17 @@ class _FlushOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         log.info("assigned %d partitions", len(assigned))
 
 
+def _is_validated(headers: object) -> bool:
+    if not headers:
+        return False
+    return any(
+        key == VALIDATED_HEADER and value == VALIDATED_HEADER_VALUE
+        for key, value in headers  # type: ignore[attr-defined]
+    )
+
+
 class ClickHouseSink:
-    """Moves events from every raw and registry topic into their ClickHouse tables."""
+    """Moves records from every topic of the catalogue into their ClickHouse tables."""
 
     def __init__(
         self,
@@ -56,6 +75,14 @@ class ClickHouseSink:
         self._builder = BatchBuilder(
             BatchLimits(config.max_batch_rows, config.max_batch_bytes, config.max_batch_seconds)
         )
+        self._guard = DeadLetterGuard(
+            DeadLetterLimits(
+                config.max_consecutive_dead_letters,
+                config.max_dead_letter_ratio,
+                config.dead_letter_ratio_min_events,
+            )
+        )
+        self._faults = FaultPoints(config.crash_point, after_batches=config.crash_after_batches)
         self._lock = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -66,8 +93,8 @@ class ClickHouseSink:
         self._stopping.set()
 
     async def run(self) -> None:
-        specs = TOPICS.event_topics
-        await apply_topics(self._kafka, (*specs, TOPICS.dead_letter))
+        specs = tuple(TOPICS)
+        await apply_topics(self._kafka, specs)
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self._kafka.bootstrap_servers,
             client_id=f"{self._kafka.client_id}-sink",
@@ -76,6 +103,8 @@ class ClickHouseSink:
             auto_offset_reset="earliest",
             session_timeout_ms=self._config.session_timeout_ms,
             heartbeat_interval_ms=self._config.session_timeout_ms // 3,
+            # While the store is down the loop waits instead of polling: stay in the group.
+            max_poll_interval_ms=3_600_000,
             max_partition_fetch_bytes=8 * 1024 * 1024,
         )
         self._consumer.subscribe([spec.name for spec in specs], listener=_FlushOnRevoke(self))
@@ -86,6 +115,8 @@ class ClickHouseSink:
         try:
             await self._consume_until_stopped()
             await self.flush()
+        except StopRequested:
+            log.warning("stopped while the store was failing; the open batch was not committed")
         finally:
             await self._consumer.stop()
             await self._producer.stop()
@@ -108,6 +139,7 @@ class ClickHouseSink:
                                 message.offset,
                                 message.timestamp,
                                 message.value or b"",
+                                _is_validated(message.headers),
                             ),
                             now=now,
                         )
@@ -121,51 +153,73 @@ class ClickHouseSink:
             if self._builder.is_empty():
                 return
             batch = self._builder.take()
-            processed = await asyncio.to_thread(process_batch, batch)
-            await self._store(processed)
+            self._faults.batch_started()
+            processed = await asyncio.to_thread(process_batch, batch, self._guard)
+            self._faults.reached("before_insert")
+            for rows in processed.tables.values():
+                await self._store(rows, processed)
+            self._faults.reached("after_insert")
             await self._send_dead_letters(processed)
             await self._commit(processed.offsets)
+            self._faults.reached("after_commit")
         self.metrics.batches.inc()
         self.metrics.batch_rows.observe(processed.rows)
 
-    async def _store(self, processed: ProcessedBatch) -> None:
-        for rows in processed.tables.values():
-            await self._insert_with_retry(rows, processed)
-
-    async def _insert_with_retry(self, rows: TableRows, processed: ProcessedBatch) -> None:
-        delay = self._config.retry_initial_s
-        while True:
-            try:
-                result = await asyncio.to_thread(
-                    self._warehouse.insert_json_rows,
-                    rows.table,
-                    bytes(rows.payload),
-                    dedup_token=rows.dedup_token,
-                )
-            except RetriableWarehouseError as error:
-                self.metrics.retries.inc()
-                log.warning(
-                    "insert into %s failed, retrying in %.1fs: %s", rows.table, delay, error
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._config.retry_max_s)
-                continue
-            except RejectedBatch as error:
-                log.warning(
-                    "ClickHouse rejected a batch for %s; isolating poison: %s", rows.table, error
-                )
-                stored, letters = await asyncio.to_thread(
-                    split_poison, self._warehouse, rows, processed
-                )
-                processed.dead_letters.extend(letters)
-                self.metrics.rows_stored.labels(rows.table).inc(stored)
+    async def _store(self, rows: TableBatch, processed: ProcessedBatch) -> None:
+        try:
+            await self._insert_with_retry(rows)
+        except RejectedBatch as error:
+            log.warning(
+                "ClickHouse refused a batch for %s; validating each event: %s", rows.table, error
+            )
+            again, letters = await asyncio.to_thread(revalidate, rows, rows.messages, self._guard)
+            processed.dead_letters.extend(letters)
+            if not again.rows:
                 return
-            self.metrics.rows_stored.labels(rows.table).inc(result.rows)
-            self.metrics.insert_seconds.labels(rows.table).observe(result.seconds)
-            if rows.oldest_event_ms is not None:
-                lag = time.time() - rows.oldest_event_ms / 1000
-                self.metrics.freshness_seconds.observe(max(0.0, lag))
-            return
+            try:
+                await self._insert_with_retry(again)
+            except RejectedBatch:
+                stored, more = await asyncio.to_thread(store_line_by_line, self._warehouse, again)
+                processed.dead_letters.extend(more)
+                self.metrics.rows_stored.labels(rows.table).inc(stored)
+            rows = again
+        if rows.table == "training_runs":
+            await asyncio.to_thread(delete_runs_marked_deleted, self._warehouse, rows)
+
+    async def _insert_with_retry(self, rows: TableBatch) -> None:
+        """Insert; while the store is unreachable, pause fetching and retry with backoff."""
+        delay = self._config.retry_initial_s
+        paused = False
+        try:
+            while True:
+                try:
+                    result = await asyncio.to_thread(
+                        self._warehouse.insert_json_rows,
+                        rows.table,
+                        bytes(rows.payload),
+                        dedup_token=rows.dedup_token,
+                    )
+                    break
+                except RetriableWarehouseError as error:
+                    if self._stopping.is_set():
+                        raise StopRequested(str(error)) from error
+                    if not paused and self._consumer is not None:
+                        self._consumer.pause(*self._consumer.assignment())
+                        paused = True
+                    self.metrics.retries.inc()
+                    log.warning(
+                        "insert into %s failed, retry in %.1fs: %s", rows.table, delay, error
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self._config.retry_max_s)
+        finally:
+            if paused and self._consumer is not None:
+                self._consumer.resume(*self._consumer.assignment())
+        self.metrics.rows_stored.labels(rows.table).inc(result.rows)
+        self.metrics.insert_seconds.labels(rows.table).observe(result.seconds)
+        if rows.oldest_timestamp_ms is not None:
+            lag = time.time() - rows.oldest_timestamp_ms / 1000
+            self.metrics.freshness_seconds.observe(max(0.0, lag))
 
     async def _send_dead_letters(self, processed: ProcessedBatch) -> None:
         if not processed.dead_letters or self._producer is None:
@@ -175,15 +229,23 @@ class ClickHouseSink:
             (dlq.key_of(letter), letter.model_dump_json().encode())
             for letter in processed.dead_letters
         ]
-        await send_messages(self._producer, dlq.name, messages)
+        await send_messages(self._producer, dlq.name, messages, validated=True)
         for letter in processed.dead_letters:
             self.metrics.dead_letters.labels(letter.source_topic).inc()
 
     async def _commit(self, offsets: dict[tuple[str, int], int]) -> None:
         assert self._consumer is not None
-        await self._consumer.commit(
-            {
-                TopicPartition(topic, partition): offset
-                for (topic, partition), offset in offsets.items()
-            }
-        )
+        partitions = {TopicPartition(t, p): offset for (t, p), offset in offsets.items()}
+        try:
+            await self._consumer.commit(partitions)
+        except CommitFailedError as error:
+            # The partitions moved to another member; it re-reads this batch, and
+            # the dedup tokens and replacing keys absorb the second write.
+            log.warning("commit refused after a rebalance: %s", error)
+            return
+        for partition, offset in partitions.items():
+            highwater = self._consumer.highwater(partition)
+            if highwater is not None:
+                self.metrics.lag.labels(partition.topic, str(partition.partition)).set(
+                    max(0, highwater - offset)
+                )
