@@ -51,3 +51,32 @@ async def read_from(
     finally:
         await consumer.stop()
     return values
+
+
+async def catalogue_end_offsets(config: KafkaConfig) -> dict[TopicPartition, int]:
+    """End offsets of every partition of every catalogue topic."""
+    from meterstream_contracts import TOPICS
+
+    offsets: dict[TopicPartition, int] = {}
+    for spec in TOPICS:
+        offsets.update(await end_offsets(config, spec.name))
+    return offsets
+
+
+async def position_group(
+    config: KafkaConfig, group_id: str, offsets: dict[TopicPartition, int]
+) -> None:
+    """Commit `offsets` for a new consumer group, so it starts there instead of at the log start.
+
+    Tests share one broker; a group that starts at the log start would replay
+    every earlier test's traffic (poison bursts included).
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=config.bootstrap_servers, group_id=group_id, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit(offsets)
+    finally:
+        await consumer.stop()

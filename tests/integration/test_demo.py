@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -10,20 +11,28 @@ from pathlib import Path
 
 import pytest
 
+from meterstream_contracts import TOPICS
+from meterstream_kafka import KafkaConfig, apply_topics
 from meterstream_warehouse.chdb_backend import ChdbWarehouse
 from meterstream_warehouse.queries import row_counts
+from tests.integration.kafka_io import catalogue_end_offsets, position_group
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
 
 def test_demo_fills_every_table_and_keeps_invalid_events_out(
-    kafka_bootstrap: str, tmp_path: Path
+    kafka_config: KafkaConfig, tmp_path: Path
 ) -> None:
+    group = f"demo-test-{uuid.uuid4().hex[:8]}"
+    asyncio.run(apply_topics(kafka_config, TOPICS))
+    asyncio.run(
+        position_group(kafka_config, group, asyncio.run(catalogue_end_offsets(kafka_config)))
+    )
     env = {
         **os.environ,
-        "MS_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "MS_KAFKA_BOOTSTRAP_SERVERS": kafka_config.bootstrap_servers,
         "MS_WAREHOUSE_CHDB_PATH": str(tmp_path / "chdb"),
-        "MS_SINK_GROUP_ID": f"demo-test-{uuid.uuid4().hex[:8]}",
+        "MS_SINK_GROUP_ID": group,
         "COLUMNS": "160",
     }
     done = subprocess.run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,7 +20,12 @@ from meterstream_sink.service import ClickHouseSink
 from meterstream_warehouse import Warehouse, migrate, table_for_kind
 from meterstream_warehouse.chdb_backend import ChdbWarehouse
 from tests.helpers import ALL_KINDS, examples_for_project
-from tests.integration.kafka_io import end_offsets, read_from
+from tests.integration.kafka_io import (
+    catalogue_end_offsets,
+    end_offsets,
+    position_group,
+    read_from,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 
@@ -64,6 +70,11 @@ def stored(warehouse: Warehouse, kind: str, project: str) -> int:
     return int(rows[0]["n"])
 
 
+def caught_up(config: KafkaConfig, group: str) -> bool:
+    topics = [spec.name for spec in TOPICS.event_topics]
+    return sum(asyncio.run(group_lag(config, group_id=group, topics=topics)).values()) == 0
+
+
 def expected_rows(kind: str, sent: int) -> int:
     """Raw tables keep every event; registries keep the latest record per key."""
     if table_for_kind(kind).has_retention:
@@ -93,8 +104,9 @@ async def test_valid_events_are_stored_invalid_ones_dead_lettered_and_offsets_co
 ) -> None:
     await apply_topics(kafka_config, TOPICS)
     dlq_start = await end_offsets(kafka_config, TOPICS.dead_letter.name)
-    sent, invalid = await produce_examples(kafka_config, project_name)
     group = f"sink-test-{uuid.uuid4().hex[:8]}"
+    await position_group(kafka_config, group, await catalogue_end_offsets(kafka_config))
+    sent, invalid = await produce_examples(kafka_config, project_name)
     config = SinkConfig(group_id=group, max_batch_seconds=0.3)
     sink = ClickHouseSink(config=config, kafka=kafka_config, warehouse=chdb_store)
 
@@ -131,6 +143,7 @@ async def test_replaying_the_topics_from_the_start_does_not_double_count(
     kafka_config: KafkaConfig, chdb_store: Warehouse, project_name: str
 ) -> None:
     await apply_topics(kafka_config, TOPICS)
+    start = await catalogue_end_offsets(kafka_config)
     sent, _ = await produce_examples(kafka_config, project_name)
 
     def all_stored() -> bool:
@@ -139,11 +152,15 @@ async def test_replaying_the_topics_from_the_start_does_not_double_count(
         )
 
     for attempt in range(2):
-        # A new group re-reads every message from the start, like a consumer reset.
-        config = SinkConfig(
-            group_id=f"replay-{attempt}-{uuid.uuid4().hex[:6]}", max_batch_seconds=0.3
-        )
+        # A second group re-reads the same messages, like a consumer reset.
+        group = f"replay-{attempt}-{uuid.uuid4().hex[:6]}"
+        await position_group(kafka_config, group, start)
+        config = SinkConfig(group_id=group, max_batch_seconds=0.3)
         sink = ClickHouseSink(config=config, kafka=kafka_config, warehouse=chdb_store)
         await run_sink_until(sink, all_stored)
+        await run_sink_until(
+            ClickHouseSink(config=config, kafka=kafka_config, warehouse=chdb_store),
+            functools.partial(caught_up, kafka_config, group),
+        )
     for kind, count in sent.items():
         assert stored(chdb_store, kind, project_name) == expected_rows(kind, count), kind

@@ -81,3 +81,11 @@ class AlertEvent(Derived):
     threshold: float | None = None
     summary: str = ""
     annotations: Labels = Field(default_factory=dict)
+
+
+DERIVED_MODELS: tuple[type[Derived], ...] = (
+    InferenceRollup,
+    TrainingHistory,
+    DeadLetter,
+    AlertEvent,
+)

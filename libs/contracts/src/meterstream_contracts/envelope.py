@@ -16,8 +16,9 @@ from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 import orjson
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from meterstream_contracts.derived import DERIVED_MODELS
 from meterstream_contracts.errors import MixedEnvelope, describe_validation_error
 from meterstream_contracts.events import EVENT_MODELS, Event
 from meterstream_contracts.topics import TopicSpec
@@ -32,9 +33,22 @@ envelopes without it are validated event by event."""
 VALIDATED_HEADER_VALUE = b"1"
 
 
+RECORD_MODELS: dict[str, type[BaseModel]] = {
+    **EVENT_MODELS,
+    **{model.model_fields["kind"].default: model for model in DERIVED_MODELS},
+}
+"""Every kind of record a topic can carry: producer events and derived records."""
+
+
 @cache
-def _adapter(kind: str) -> TypeAdapter[Event]:
-    return TypeAdapter(EVENT_MODELS[kind])
+def _adapter(kind: str) -> TypeAdapter[Any]:
+    return TypeAdapter(RECORD_MODELS[kind])
+
+
+@cache
+def _fills_origin(kind: str) -> bool:
+    fields = RECORD_MODELS[kind].model_fields
+    return "event_id" in fields and "time" in fields
 
 
 def encode_event(event: Event) -> bytes:
@@ -101,6 +115,8 @@ def decode_envelope(
 ) -> DecodedEnvelope:
     """Validate every event of an envelope against the contract of `kind`.
 
+    On a derived topic `events` holds that topic's derived records.
+
     Invalid events are returned as rejections; their valid neighbours are kept.
     """
     adapter = _adapter(kind)
@@ -117,7 +133,7 @@ def decode_envelope(
             reason = f"<event>: expected a JSON object, got {type(parsed).__name__}"
             decoded.rejections.append(Rejection(index, line, reason))
             continue
-        if origin is not None:
+        if origin is not None and _fills_origin(kind):
             if "event_id" not in parsed:
                 parsed["event_id"] = origin.event_id(index)
             if "time" not in parsed:
@@ -127,11 +143,6 @@ def decode_envelope(
         except ValidationError as error:
             decoded.rejections.append(Rejection(index, line, describe_validation_error(error)))
     return decoded
-
-
-def decode_event(line: bytes, *, kind: str) -> Event:
-    """Validate one event; raises pydantic's ValidationError on a broken contract."""
-    return _adapter(kind).validate_json(line)
 
 
 def pack_envelope(events: Sequence[Event]) -> bytes:
