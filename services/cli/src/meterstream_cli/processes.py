@@ -29,6 +29,16 @@ class ServiceProcess:
     def pid(self) -> int:
         return self._process.pid
 
+    @property
+    def returncode(self) -> int | None:
+        return self._process.poll()
+
+    def wait(self, *, timeout: float) -> int:
+        """Wait for the process to end by itself; returns its exit code."""
+        code = self._process.wait(timeout=timeout)
+        self._log.close()
+        return code
+
     def wait_for_line(self, marker: str, *, timeout: float) -> None:
         """Block until the service prints `marker`; raise with its log if it dies first."""
         deadline = time.monotonic() + timeout

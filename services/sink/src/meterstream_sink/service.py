@@ -128,23 +128,23 @@ class ClickHouseSink:
             records = await self._consumer.getmany(
                 timeout_ms=max(1, int(wait * 1000)), max_records=self._config.fetch_max_records
             )
-            async with self._lock:
-                now = time.monotonic()
-                for partition, messages in records.items():
-                    for message in messages:
-                        self._builder.add(
-                            ConsumedMessage(
-                                partition.topic,
-                                partition.partition,
-                                message.offset,
-                                message.timestamp,
-                                message.value or b"",
-                                _is_validated(message.headers),
-                            ),
-                            now=now,
-                        )
-                due = self._builder.is_due(now=time.monotonic())
-            if due:
+            for partition, messages in records.items():
+                for message in messages:
+                    # Adding is synchronous, so a flush from a rebalance cannot interleave.
+                    self._builder.add(
+                        ConsumedMessage(
+                            partition.topic,
+                            partition.partition,
+                            message.offset,
+                            message.timestamp,
+                            message.value or b"",
+                            _is_validated(message.headers),
+                        ),
+                        now=time.monotonic(),
+                    )
+                    if self._builder.is_full():
+                        await self.flush()
+            if self._builder.is_due(now=time.monotonic()):
                 await self.flush()
 
     async def flush(self) -> None:
