@@ -1,0 +1,219 @@
+"""Sink benchmark: rows/s from the broker into chDB, freshness at a fixed rate, peak RSS.
+
+Runs against the local Apache Kafka broker (started if needed) or
+MS_KAFKA_BOOTSTRAP_SERVERS, with the sink as a real process on a fresh chDB
+folder. Phase 1 pre-loads validated envelopes and times the sink draining them.
+Phase 2 produces at a fixed rate with real event times from a second process and
+reads freshness (event time → row inserted, ClickHouse's own `ingested_at`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+from meterstream_cli.processes import ServiceProcess
+from meterstream_contracts import TOPICS
+from meterstream_kafka import (
+    KafkaConfig,
+    LocalBroker,
+    apply_topics,
+    find_broker_script,
+    group_lag,
+    make_producer,
+    send_messages,
+)
+from meterstream_warehouse.chdb_backend import ChdbWarehouse
+
+from tests.integration.kafka_io import catalogue_end_offsets, position_group
+
+PER_ENVELOPE = 500
+MODELS = ("gpt-4o-mini", "gpt-4o", "claude-sonnet-4")
+
+
+def completion_lines(project: str, count: int, *, now: datetime) -> list[bytes]:
+    """Contract-shaped completion events, encoded directly (the SDK's output)."""
+    stamp = now.isoformat().replace("+00:00", "Z")
+    lines = []
+    for i in range(count):
+        latency = 200.0 + (i * 7919) % 3000
+        lines.append(
+            orjson.dumps(
+                {
+                    "kind": "completion",
+                    "schema_version": 1,
+                    "event_id": str(uuid.uuid4()),
+                    "time": stamp,
+                    "project": project,
+                    "completion_id": uuid.uuid4().hex,
+                    "model": MODELS[i % 3],
+                    "provider": "openai",
+                    "started_at": stamp,
+                    "ttft_ms": latency / 4,
+                    "latency_ms": latency,
+                    "input_tokens": 500 + i % 700,
+                    "output_tokens": 100 + i % 300,
+                    "cached_tokens": 0,
+                    "status": "ok",
+                    "error_type": None,
+                    "streamed": True,
+                    "labels": {"route": "/chat"},
+                }
+            )
+        )
+    return lines
+
+
+async def send_lines(kafka: KafkaConfig, project: str, lines: list[bytes]) -> None:
+    producer = make_producer(kafka)
+    await producer.start()
+    try:
+        topic = TOPICS.for_kind("completion").name
+        messages = [
+            (
+                f"{project}/{MODELS[(i // PER_ENVELOPE) % 3]}".encode(),
+                b"\n".join(lines[i : i + PER_ENVELOPE]),
+            )
+            for i in range(0, len(lines), PER_ENVELOPE)
+        ]
+        for start in range(0, len(messages), 200):
+            await send_messages(producer, topic, messages[start : start + 200], validated=True)
+    finally:
+        await producer.stop()
+
+
+def produce_at_rate(bootstrap: str, project: str, rate: int, seconds: float) -> None:
+    """Child process: `rate` events/s for `seconds`, each stamped with its send time."""
+
+    async def run() -> None:
+        kafka = KafkaConfig(bootstrap_servers=bootstrap)
+        producer = make_producer(kafka)
+        await producer.start()
+        topic = TOPICS.for_kind("completion").name
+        tick = 0.05
+        per_tick = int(rate * tick)
+        started = time.monotonic()
+        try:
+            while time.monotonic() - started < seconds:
+                lines = completion_lines(project, per_tick, now=datetime.now(UTC))
+                messages = [
+                    (f"{project}/{MODELS[i % 3]}".encode(), b"\n".join(lines[i : i + PER_ENVELOPE]))
+                    for i in range(0, len(lines), PER_ENVELOPE)
+                ]
+                await send_messages(producer, topic, messages, validated=True)
+                tick_index = int((time.monotonic() - started) / tick) + 1
+                await asyncio.sleep(max(0.0, started + tick_index * tick - time.monotonic()))
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def wait_drained(kafka: KafkaConfig, group: str, sink: ServiceProcess) -> None:
+    topic = [TOPICS.for_kind("completion").name]
+    while sum((await group_lag(kafka, group_id=group, topics=topic)).values()):
+        if sink.returncode is not None:
+            raise RuntimeError(sink.tail())
+        await asyncio.sleep(0.05)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=500_000, help="pre-loaded events (phase 1)")
+    parser.add_argument("--rate", type=int, default=100_000, help="events/s in phase 2")
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of phase 2")
+    args = parser.parse_args()
+
+    kafka = KafkaConfig()
+    if "MS_KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
+        kafka = KafkaConfig(bootstrap_servers=LocalBroker(find_broker_script()).start())
+    folder = Path(tempfile.mkdtemp(prefix="ms-bench-sink-"))
+    group = f"bench-{uuid.uuid4().hex[:8]}"
+    bulk, steady = f"bench-bulk-{group}", f"bench-rate-{group}"
+    asyncio.run(apply_topics(kafka, TOPICS))
+    asyncio.run(position_group(kafka, group, asyncio.run(catalogue_end_offsets(kafka))))
+
+    encode_started = time.perf_counter()
+    lines = completion_lines(bulk, args.events, now=datetime.now(UTC))
+    asyncio.run(send_lines(kafka, bulk, lines))
+    payload_mb = sum(len(line) for line in lines) / 1e6
+    print(
+        f"pre-loaded {args.events:,} events ({payload_mb:,.0f} MB JSON) in {time.perf_counter() - encode_started:.1f}s"
+    )
+    del lines
+
+    env = {
+        "MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "MS_WAREHOUSE_CHDB_PATH": str(folder / "chdb"),
+        "MS_SINK_GROUP_ID": group,
+        "MS_SINK_MAX_BATCH_ROWS": "100000",
+        "MS_SINK_MAX_BATCH_SECONDS": "0.25",
+    }
+    sink = ServiceProcess("meterstream_sink", log_path=folder / "sink.log", env=env)
+    try:
+        sink.wait_for_line("sink ready", timeout=120)
+        cpu_before, started = cpu_seconds(sink.pid), time.perf_counter()
+        asyncio.run(wait_drained(kafka, group, sink))
+        drained_s = time.perf_counter() - started
+        drain_cpu = cpu_seconds(sink.pid) - cpu_before
+        producer = multiprocessing.Process(
+            target=produce_at_rate, args=(kafka.bootstrap_servers, steady, args.rate, args.seconds)
+        )
+        producer.start()
+        producer.join()
+        asyncio.run(wait_drained(kafka, group, sink))
+        rss = peak_rss_mb(sink.pid)
+    finally:
+        sink.stop()
+    warehouse = ChdbWarehouse(folder / "chdb", database="meterstream")
+    try:
+        fresh = warehouse.query_rows(
+            "SELECT count() AS n,"
+            " quantile(0.5)(dateDiff('millisecond', time, ingested_at)) AS p50,"
+            " quantile(0.99)(dateDiff('millisecond', time, ingested_at)) AS p99,"
+            " dateDiff('millisecond', min(time), max(time)) / 1000 AS span_s"
+            " FROM raw_completions WHERE project = {p:String}",
+            params={"p": steady},
+        )[0]
+        stored = warehouse.query_rows(
+            "SELECT count() AS n FROM raw_completions WHERE project = {p:String}",
+            params={"p": bulk},
+        )[0]["n"]
+    finally:
+        warehouse.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    print(
+        f"sink drain: {stored:,} rows in {drained_s:.2f}s = {stored / drained_s:,.0f} rows/s per process"
+        f" ({drain_cpu:.1f} CPU s, {drain_cpu / drained_s:.2f} cores)"
+    )
+    achieved = fresh["n"] / max(fresh["span_s"], 1e-9)
+    print(
+        f"freshness at {achieved:,.0f} events/s offered ({fresh['n']:,} events):"
+        f" p50 {fresh['p50']:.0f} ms, p99 {fresh['p99']:.0f} ms (event time → row inserted)"
+    )
+    print(f"sink peak RSS: {rss:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
