@@ -27,6 +27,7 @@ fmt: install
 
 bench: install
 	$(RUN) python -m benchmarks.bench_codec
+	$(RUN) python -m benchmarks.bench_sink
 
 schemas: install
 	$(RUN) meterstream schemas export --out schemas

@@ -20,7 +20,6 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
 from meterstream_cli.processes import ServiceProcess
 from meterstream_contracts import TOPICS
 from meterstream_kafka import (
@@ -33,41 +32,44 @@ from meterstream_kafka import (
     send_messages,
 )
 from meterstream_warehouse.chdb_backend import ChdbWarehouse
-
 from tests.integration.kafka_io import catalogue_end_offsets, position_group
 
 PER_ENVELOPE = 500
 MODELS = ("gpt-4o-mini", "gpt-4o", "claude-sonnet-4")
 
 
+_TEMPLATE = (
+    b'{"kind":"completion","schema_version":1,"event_id":"%s","time":"%s","project":"%s",'
+    b'"completion_id":"%s","model":"%s","provider":"openai","started_at":"%s",'
+    b'"ttft_ms":%.1f,"latency_ms":%.1f,"input_tokens":%d,"output_tokens":%d,'
+    b'"cached_tokens":0,"status":"ok","error_type":null,"streamed":true,'
+    b'"labels":{"route":"/chat"}}'
+)
+
+
 def completion_lines(project: str, count: int, *, now: datetime) -> list[bytes]:
-    """Contract-shaped completion events, encoded directly (the SDK's output)."""
-    stamp = now.isoformat().replace("+00:00", "Z")
+    """Contract-shaped completion events from a template (a load generator must outrun the sink)."""
+    stamp = now.isoformat().replace("+00:00", "Z").encode()
+    prefix = uuid.uuid4().hex[:20]
+    name = project.encode()
     lines = []
     for i in range(count):
+        tail = f"{i:012x}"
+        event_id = f"{prefix[:8]}-{prefix[8:12]}-4{prefix[13:16]}-a{prefix[17:20]}-{tail}".encode()
         latency = 200.0 + (i * 7919) % 3000
         lines.append(
-            orjson.dumps(
-                {
-                    "kind": "completion",
-                    "schema_version": 1,
-                    "event_id": str(uuid.uuid4()),
-                    "time": stamp,
-                    "project": project,
-                    "completion_id": uuid.uuid4().hex,
-                    "model": MODELS[i % 3],
-                    "provider": "openai",
-                    "started_at": stamp,
-                    "ttft_ms": latency / 4,
-                    "latency_ms": latency,
-                    "input_tokens": 500 + i % 700,
-                    "output_tokens": 100 + i % 300,
-                    "cached_tokens": 0,
-                    "status": "ok",
-                    "error_type": None,
-                    "streamed": True,
-                    "labels": {"route": "/chat"},
-                }
+            _TEMPLATE
+            % (
+                event_id,
+                stamp,
+                name,
+                event_id[-12:],
+                MODELS[i % 3].encode(),
+                stamp,
+                latency / 4,
+                latency,
+                500 + i % 700,
+                100 + i % 300,
             )
         )
     return lines
@@ -138,11 +140,23 @@ async def wait_drained(kafka: KafkaConfig, group: str, sink: ServiceProcess) -> 
         await asyncio.sleep(0.05)
 
 
+def insert_ceiling(warehouse: ChdbWarehouse, rows: int = 100_000) -> float:
+    """rows/s of the same JSONEachRow insert with no Kafka and no sink around it (median of 3)."""
+    payload = b"\n".join(completion_lines("bench-ceiling", rows, now=datetime.now(UTC)))
+    rates = []
+    for _ in range(3):
+        started = time.perf_counter()
+        warehouse.insert_json_rows("raw_completions", payload)
+        rates.append(rows / (time.perf_counter() - started))
+    return sorted(rates)[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=500_000, help="pre-loaded events (phase 1)")
     parser.add_argument("--rate", type=int, default=100_000, help="events/s in phase 2")
     parser.add_argument("--seconds", type=float, default=15.0, help="length of phase 2")
+    parser.add_argument("--batch-rows", default="50000", help="MS_SINK_MAX_BATCH_ROWS")
     args = parser.parse_args()
 
     kafka = KafkaConfig()
@@ -150,7 +164,7 @@ def main() -> None:
         kafka = KafkaConfig(bootstrap_servers=LocalBroker(find_broker_script()).start())
     folder = Path(tempfile.mkdtemp(prefix="ms-bench-sink-"))
     group = f"bench-{uuid.uuid4().hex[:8]}"
-    bulk, steady = f"bench-bulk-{group}", f"bench-rate-{group}"
+    bulk, steady_project = f"bench-bulk-{group}", f"bench-rate-{group}"
     asyncio.run(apply_topics(kafka, TOPICS))
     asyncio.run(position_group(kafka, group, asyncio.run(catalogue_end_offsets(kafka))))
 
@@ -158,16 +172,15 @@ def main() -> None:
     lines = completion_lines(bulk, args.events, now=datetime.now(UTC))
     asyncio.run(send_lines(kafka, bulk, lines))
     payload_mb = sum(len(line) for line in lines) / 1e6
-    print(
-        f"pre-loaded {args.events:,} events ({payload_mb:,.0f} MB JSON) in {time.perf_counter() - encode_started:.1f}s"
-    )
+    took = time.perf_counter() - encode_started
+    print(f"pre-loaded {args.events:,} events ({payload_mb:,.0f} MB JSON) in {took:.1f}s")
     del lines
 
     env = {
         "MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "MS_WAREHOUSE_CHDB_PATH": str(folder / "chdb"),
         "MS_SINK_GROUP_ID": group,
-        "MS_SINK_MAX_BATCH_ROWS": "100000",
+        "MS_SINK_MAX_BATCH_ROWS": args.batch_rows,
         "MS_SINK_MAX_BATCH_SECONDS": "0.25",
     }
     sink = ServiceProcess("meterstream_sink", log_path=folder / "sink.log", env=env)
@@ -178,7 +191,8 @@ def main() -> None:
         drained_s = time.perf_counter() - started
         drain_cpu = cpu_seconds(sink.pid) - cpu_before
         producer = multiprocessing.Process(
-            target=produce_at_rate, args=(kafka.bootstrap_servers, steady, args.rate, args.seconds)
+            target=produce_at_rate,
+            args=(kafka.bootstrap_servers, steady_project, args.rate, args.seconds),
         )
         producer.start()
         producer.join()
@@ -194,17 +208,37 @@ def main() -> None:
             " quantile(0.99)(dateDiff('millisecond', time, ingested_at)) AS p99,"
             " dateDiff('millisecond', min(time), max(time)) / 1000 AS span_s"
             " FROM raw_completions WHERE project = {p:String}",
-            params={"p": steady},
+            params={"p": steady_project},
         )[0]
-        stored = warehouse.query_rows(
-            "SELECT count() AS n FROM raw_completions WHERE project = {p:String}",
+        drain = warehouse.query_rows(
+            "SELECT count() AS n, countIf(ingested_at > first) AS after_first,"
+            " dateDiff('millisecond', any(first), max(ingested_at)) / 1000 AS span_s"
+            " FROM raw_completions"
+            " CROSS JOIN (SELECT min(ingested_at) AS first FROM raw_completions"
+            "             WHERE project = {p:String}) AS f"
+            " WHERE project = {p:String}",
             params={"p": bulk},
-        )[0]["n"]
+        )[0]
+        ceiling = insert_ceiling(warehouse)
     finally:
         warehouse.close()
         shutil.rmtree(folder, ignore_errors=True)
+    report(drain, fresh, ceiling=ceiling, drained_s=drained_s, drain_cpu=drain_cpu, rss=rss)
+
+
+def report(
+    drain: dict[str, float],
+    fresh: dict[str, float],
+    *,
+    ceiling: float,
+    drained_s: float,
+    drain_cpu: float,
+    rss: float,
+) -> None:
+    stored = drain["n"]
     print(
-        f"sink drain: {stored:,} rows in {drained_s:.2f}s = {stored / drained_s:,.0f} rows/s per process"
+        f"sink drain: {stored:,} rows in {drained_s:.2f}s ="
+        f" {stored / drained_s:,.0f} rows/s per process"
         f" ({drain_cpu:.1f} CPU s, {drain_cpu / drained_s:.2f} cores)"
     )
     achieved = fresh["n"] / max(fresh["span_s"], 1e-9)
@@ -212,7 +246,12 @@ def main() -> None:
         f"freshness at {achieved:,.0f} events/s offered ({fresh['n']:,} events):"
         f" p50 {fresh['p50']:.0f} ms, p99 {fresh['p99']:.0f} ms (event time → row inserted)"
     )
-    print(f"sink peak RSS: {rss:,.0f} MB")
+    steady = drain["after_first"] / max(drain["span_s"], 1e-9)
+    print(
+        f"sink steady state (first insert to last): {steady:,.0f} rows/s;"
+        f" chDB insert alone in this run: {ceiling:,.0f} rows/s; ratio {steady / ceiling:.2f}"
+    )
+    print(f"sink peak RSS: {rss:,.0f} MB (importing chdb alone maps ~270 MB)")
 
 
 if __name__ == "__main__":

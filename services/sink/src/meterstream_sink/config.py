@@ -15,11 +15,15 @@ class SinkConfig(BaseSettings):
 
     group_id: str = "meterstream-sink"
     max_batch_rows: int = Field(50_000, ge=1, description="Flush once this many events wait.")
-    max_batch_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    max_batch_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     max_batch_seconds: float = Field(
         1.0, gt=0, description="Flush at most this long after the first message."
     )
     fetch_max_records: int = Field(10_000, ge=1)
+    fetch_max_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="Bounds what the consumer buffers ahead."
+    )
+    partition_fetch_max_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     session_timeout_ms: int = Field(10_000, ge=1000)
     retry_initial_s: float = Field(0.2, gt=0)
     retry_max_s: float = Field(10.0, gt=0)

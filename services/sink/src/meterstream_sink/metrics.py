@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from wsgiref.simple_server import WSGIServer
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 _LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -55,5 +57,7 @@ class SinkMetrics:
             registry=self.registry,
         )
 
-    def serve(self, port: int) -> None:
-        start_http_server(port, addr="127.0.0.1", registry=self.registry)
+    def serve(self, port: int) -> WSGIServer:
+        """Serve /metrics on 127.0.0.1:`port` (0 picks a free port: see `server_port`)."""
+        server, _ = start_http_server(port, addr="127.0.0.1", registry=self.registry)
+        return server

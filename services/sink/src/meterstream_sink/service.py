@@ -19,7 +19,7 @@ from aiokafka.producer import AIOKafkaProducer
 from meterstream_contracts import TOPICS
 from meterstream_contracts.envelope import VALIDATED_HEADER, VALIDATED_HEADER_VALUE
 from meterstream_kafka import KafkaConfig, apply_topics, make_producer, send_messages
-from meterstream_sink.batch import BatchBuilder, BatchLimits, ConsumedMessage
+from meterstream_sink.batch import Batch, BatchBuilder, BatchLimits, ConsumedMessage
 from meterstream_sink.config import SinkConfig
 from meterstream_sink.errors import SinkError
 from meterstream_sink.faults import FaultPoints
@@ -84,6 +84,7 @@ class ClickHouseSink:
         )
         self._faults = FaultPoints(config.crash_point, after_batches=config.crash_after_batches)
         self._lock = asyncio.Lock()
+        self._in_flight: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._stopping = asyncio.Event()
@@ -105,7 +106,8 @@ class ClickHouseSink:
             heartbeat_interval_ms=self._config.session_timeout_ms // 3,
             # While the store is down the loop waits instead of polling: stay in the group.
             max_poll_interval_ms=3_600_000,
-            max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_bytes=self._config.fetch_max_bytes,
+            max_partition_fetch_bytes=self._config.partition_fetch_max_bytes,
         )
         self._consumer.subscribe([spec.name for spec in specs], listener=_FlushOnRevoke(self))
         self._producer = make_producer(self._kafka, client_id=f"{self._kafka.client_id}-sink-dlq")
@@ -124,6 +126,8 @@ class ClickHouseSink:
     async def _consume_until_stopped(self) -> None:
         assert self._consumer is not None
         while not self._stopping.is_set():
+            if self._in_flight is not None and self._in_flight.done():
+                self._in_flight.result()  # surface a failed store (e.g. the dead-letter limit)
             wait = self._builder.seconds_left(now=time.monotonic())
             records = await self._consumer.getmany(
                 timeout_ms=max(1, int(wait * 1000)), max_records=self._config.fetch_max_records
@@ -143,25 +147,44 @@ class ClickHouseSink:
                         now=time.monotonic(),
                     )
                     if self._builder.is_full():
-                        await self.flush()
+                        await self._hand_over()
             if self._builder.is_due(now=time.monotonic()):
-                await self.flush()
+                await self._hand_over()
+
+    async def _hand_over(self) -> None:
+        """Start storing the current batch while the loop goes on fetching the next one.
+
+        At most one batch is in flight: the next hand-over waits for it, so
+        batches are stored and committed in order and memory stays bounded.
+        """
+        async with self._lock:
+            if self._in_flight is not None:
+                await self._in_flight
+            batch = self._builder.take()
+            self._in_flight = asyncio.create_task(self._store_and_commit(batch))
 
     async def flush(self) -> None:
-        """Store and commit what the builder holds (called on limits, revoke and stop)."""
+        """Finish the batch in flight, then store and commit what the builder holds.
+
+        Called on revoke and on stop.
+        """
         async with self._lock:
-            if self._builder.is_empty():
-                return
-            batch = self._builder.take()
-            self._faults.batch_started()
-            processed = await asyncio.to_thread(process_batch, batch, self._guard)
-            self._faults.reached("before_insert")
-            for rows in processed.tables.values():
-                await self._store(rows, processed)
-            self._faults.reached("after_insert")
-            await self._send_dead_letters(processed)
-            await self._commit(processed.offsets)
-            self._faults.reached("after_commit")
+            if self._in_flight is not None:
+                in_flight, self._in_flight = self._in_flight, None
+                await in_flight
+            if not self._builder.is_empty():
+                await self._store_and_commit(self._builder.take())
+
+    async def _store_and_commit(self, batch: Batch) -> None:
+        self._faults.batch_started()
+        processed = await asyncio.to_thread(process_batch, batch, self._guard)
+        self._faults.reached("before_insert")
+        for rows in processed.tables.values():
+            await self._store(rows, processed)
+        self._faults.reached("after_insert")
+        await self._send_dead_letters(processed)
+        await self._commit(processed.offsets)
+        self._faults.reached("after_commit")
         self.metrics.batches.inc()
         self.metrics.batch_rows.observe(processed.rows)
 
