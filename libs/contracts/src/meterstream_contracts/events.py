@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from meterstream_contracts.fields import (
+    MAX_ID_CHARS,
     FiniteFloat,
     Identifier,
     Labels,
@@ -184,6 +185,11 @@ class TrainingStep(Event):
     step: int = Field(ge=0)
     metrics: dict[Name, FiniteFloat] = Field(default_factory=dict, max_length=1024)
     tables: dict[Name, Table] = Field(default_factory=dict, max_length=16)
+    scenario_ids: list[Annotated[str, Field(max_length=MAX_ID_CHARS)]] = Field(
+        default_factory=list,
+        max_length=100_000,
+        description="Scenarios seen at this step; drives data/cum/num_unique_scenarios.",
+    )
 
 
 class TrainingRun(Event):

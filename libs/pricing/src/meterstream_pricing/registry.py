@@ -1,0 +1,145 @@
+"""A versioned model-pricing registry: prices per million tokens, effective from a date."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from meterstream_pricing.usage import Usage
+
+
+class UnknownModelPrice(LookupError):
+    """No price is registered for this provider/model at that time."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPrice:
+    provider: str
+    model: str
+    effective_from: date
+    prompt_per_million: float
+    completion_per_million: float
+    cached_prompt_per_million: float | None = None
+    """Price of cache reads; the prompt price when unknown."""
+    cache_write_per_million: float | None = None
+    """Price of cache writes; the prompt price when unknown."""
+
+    def __post_init__(self) -> None:
+        prices = (
+            self.prompt_per_million,
+            self.completion_per_million,
+            self.cached_prompt_per_million or 0.0,
+            self.cache_write_per_million or 0.0,
+        )
+        if any(price < 0 for price in prices):
+            raise ValueError(f"prices of {self.provider}/{self.model} must not be negative")
+
+    @property
+    def version(self) -> str:
+        return f"{self.provider}/{self.model}@{self.effective_from.isoformat()}"
+
+    def cost_usd(self, usage: Usage) -> float:
+        cached = self.cached_prompt_per_million
+        write = self.cache_write_per_million
+        total = (
+            usage.uncached_input_tokens * self.prompt_per_million
+            + usage.cached_input_tokens * (self.prompt_per_million if cached is None else cached)
+            + usage.cache_creation_input_tokens
+            * (self.prompt_per_million if write is None else write)
+            + usage.output_tokens * self.completion_per_million
+        )
+        return total / 1_000_000
+
+
+def _split_name(provider: str, model: str) -> tuple[str, str]:
+    """`openai/gpt-4.1` names carry their provider; a bare model takes `provider`."""
+    if "/" in model:
+        head, tail = model.split("/", 1)
+        if head == provider or not provider:
+            return head, tail
+    return provider, model
+
+
+@dataclass
+class PricingRegistry:
+    """Prices by (provider, model), each a timeline of versions ordered by effective date."""
+
+    _timelines: dict[tuple[str, str], list[ModelPrice]] = field(default_factory=dict)
+
+    def register(self, price: ModelPrice) -> None:
+        key = _split_name(price.provider, price.model)
+        timeline = self._timelines.setdefault(key, [])
+        dates = [p.effective_from for p in timeline]
+        index = bisect.bisect_left(dates, price.effective_from)
+        if index < len(timeline) and timeline[index].effective_from == price.effective_from:
+            timeline[index] = price
+        else:
+            timeline.insert(index, price)
+
+    def register_model_pricing(
+        self,
+        name: str,
+        *,
+        prompt_per_million: float,
+        completion_per_million: float,
+        cached_prompt_per_million: float | None = None,
+        effective_from: date = date(1970, 1, 1),
+    ) -> ModelPrice:
+        """Register `provider/model` (e.g. `anthropic/my-custom-judge`)."""
+        provider, model = name.split("/", 1) if "/" in name else ("custom", name)
+        price = ModelPrice(
+            provider,
+            model,
+            effective_from,
+            prompt_per_million,
+            completion_per_million,
+            cached_prompt_per_million,
+        )
+        self.register(price)
+        return price
+
+    def price_at(self, provider: str, model: str, at: datetime | None = None) -> ModelPrice:
+        key = _split_name(provider, model)
+        timeline = self._timelines.get(key)
+        day = (at or datetime.now(UTC)).date()
+        if timeline:
+            index = bisect.bisect_right([p.effective_from for p in timeline], day)
+            if index:
+                return timeline[index - 1]
+        raise UnknownModelPrice(
+            f"no price for {key[0]}/{key[1]} on {day.isoformat()}; register it with"
+            " register_model_pricing(...)"
+        )
+
+    def cost(
+        self, usage: Usage, *, provider: str, model: str, at: datetime | None = None
+    ) -> tuple[float, str]:
+        """(cost in USD, price version used)."""
+        price = self.price_at(provider, model, at)
+        return price.cost_usd(usage), price.version
+
+    def prices(self) -> Iterable[ModelPrice]:
+        for timeline in self._timelines.values():
+            yield from timeline
+
+
+def default_registry() -> PricingRegistry:
+    """List prices of common models (USD per million tokens) as published in 2025.
+
+    Deployments override or extend these with `register_model_pricing`.
+    """
+    registry = PricingRegistry()
+    since = date(2025, 1, 1)
+    for provider, model, prompt, completion, cached in (
+        ("openai", "gpt-4o", 2.50, 10.00, 1.25),
+        ("openai", "gpt-4o-mini", 0.15, 0.60, 0.075),
+        ("openai", "gpt-4.1", 2.00, 8.00, 0.50),
+        ("openai", "gpt-4.1-mini", 0.40, 1.60, 0.10),
+        ("anthropic", "claude-sonnet-4", 3.00, 15.00, 0.30),
+        ("anthropic", "claude-haiku-3.5", 0.80, 4.00, 0.08),
+    ):
+        write = prompt * 1.25 if provider == "anthropic" else None
+        registry.register(ModelPrice(provider, model, since, prompt, completion, cached, write))
+    return registry

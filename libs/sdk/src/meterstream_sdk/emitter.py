@@ -1,0 +1,175 @@
+"""The hot path: encode on the caller's thread, buffer, and deliver from a background task.
+
+A log call costs one dict, one orjson encode and one buffer append on the
+caller's thread. Delivery (packing envelopes per key, sending, retrying) runs
+in the event loop, at least every `flush_interval_s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from meterstream_contracts import TOPICS
+from meterstream_contracts.envelope import DEFAULT_MAX_BYTES, chunk_lines
+from meterstream_sdk.buffer import EventBuffer, Pending
+from meterstream_sdk.config import SdkConfig
+from meterstream_sdk.ids import EventIds
+from meterstream_sdk.transport import RejectedByGateway, TransientDeliveryError, Transport
+
+log = logging.getLogger("meterstream_sdk")
+
+DeliveryErrorCallback = Callable[[Exception, int], None]
+"""Called with the error and the number of events given up on."""
+
+
+@dataclass(slots=True)
+class DeliveryCounters:
+    delivered: int = 0
+    failed: int = 0
+    retries: int = 0
+
+
+class Emitter:
+    def __init__(
+        self,
+        config: SdkConfig,
+        transport: Transport,
+        *,
+        on_delivery_error: DeliveryErrorCallback | None = None,
+    ) -> None:
+        self.config = config
+        self.transport = transport
+        self.ids = EventIds()
+        self.delivery = DeliveryCounters()
+        self._on_delivery_error = on_delivery_error
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._send_lock: asyncio.Lock | None = None
+        self.buffer = EventBuffer(
+            max_bytes=config.max_buffer_bytes,
+            policy=config.overflow,
+            block_timeout_s=config.block_timeout_s,
+            flush_bytes=config.flush_bytes,
+            on_flush_due=self._wake_flusher,
+        )
+        self._topics = {spec.kind: spec for spec in TOPICS.event_topics}
+        self.collectors: list[Callable[[], list[tuple[str, dict[str, Any]]]]] = []
+        """Called before each flush for events aggregated in-process (instrument points)."""
+
+    def emit(self, kind: str, record: dict[str, Any]) -> str:
+        """Fill the common fields, encode and buffer one event; returns its event_id."""
+        event_id = record.get("event_id") or self.ids.next()
+        record["event_id"] = event_id
+        record["kind"] = kind
+        record.setdefault("schema_version", 1)
+        if "time" not in record:
+            record["time"] = datetime.now(UTC)
+        spec = self._topics[kind]
+        key = "/".join(str(record.get(name, "")) for name in spec.key_fields).encode()
+        in_loop = self._loop is not None and self._loop_is_current()
+        self.buffer.put(Pending(spec.name, key, orjson.dumps(record)), may_block=not in_loop)
+        return str(event_id)
+
+    def _loop_is_current(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            return False
+
+    def _wake_flusher(self) -> None:
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._send_lock = asyncio.Lock()
+        await self.transport.start()
+        self._task = asyncio.create_task(self._flush_periodically(), name="meterstream-flusher")
+
+    async def _flush_periodically(self) -> None:
+        assert self._wake is not None
+        while not self._closing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.config.flush_interval_s)
+            self._wake.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Deliver everything buffered so far (and wait for the acknowledgements)."""
+        assert self._send_lock is not None
+        for collect in self.collectors:
+            for kind, record in collect():
+                self.emit(kind, record)
+        async with self._send_lock:
+            while len(self.buffer):
+                await self._deliver(self.buffer.take())
+
+    async def _deliver(self, items: list[Pending]) -> None:
+        grouped: dict[str, dict[bytes, list[bytes]]] = defaultdict(lambda: defaultdict(list))
+        for item in items:
+            grouped[item.topic][item.key].append(item.line)
+        for topic, by_key in grouped.items():
+            messages = [
+                (key, value)
+                for key, lines in by_key.items()
+                for value in chunk_lines(
+                    lines, self.config.max_events_per_envelope, DEFAULT_MAX_BYTES
+                )
+            ]
+            count = sum(len(lines) for lines in by_key.values())
+            await self._send_with_retry(topic, messages, count)
+
+    async def _send_with_retry(
+        self, topic: str, messages: list[tuple[bytes, bytes]], count: int
+    ) -> None:
+        deadline = time.monotonic() + self.config.delivery_timeout_s
+        delay = 0.1
+        while True:
+            try:
+                await self.transport.send(topic, messages)
+                self.delivery.delivered += count
+                return
+            except TransientDeliveryError as error:
+                if time.monotonic() + delay > deadline:
+                    self._give_up(error, count)
+                    return
+                self.delivery.retries += 1
+                log.warning("delivery to %s failed, retrying in %.1fs: %s", topic, delay, error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            except RejectedByGateway as error:
+                self._give_up(error, len(error.rejected))
+                self.delivery.delivered += max(0, count - len(error.rejected))
+                return
+
+    def _give_up(self, error: Exception, count: int) -> None:
+        self.delivery.failed += count
+        log.error("gave up delivering %d events: %s", count, error)
+        if self._on_delivery_error is not None:
+            try:
+                self._on_delivery_error(error, count)
+            except Exception:
+                log.exception("on_delivery_error callback failed")
+
+    async def close(self) -> None:
+        """Deliver what is buffered, stop the flusher and the transport."""
+        self._closing = True
+        if self._wake is not None:
+            self._wake.set()
+        if self._task is not None:
+            await self._task
+        await self.flush()
+        await self.transport.close()
