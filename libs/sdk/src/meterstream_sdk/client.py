@@ -171,14 +171,15 @@ class _Api:
                     async with self.completion(
                         model=model, project=project, provider=provider
                     ) as call:
-                        return call.observe(await function(*args, **kwargs))  # type: ignore[misc]
+                        return call.observe(await function(*args, **kwargs))
 
                 return async_wrapper  # type: ignore[return-value]
 
             @functools.wraps(function)
             def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
                 with self.completion(model=model, project=project, provider=provider) as call:
-                    return call.observe(function(*args, **kwargs))
+                    response: R = call.observe(function(*args, **kwargs))
+                    return response
 
             return wrapper
 
