@@ -416,6 +416,7 @@ class AsyncClient(_Api):
         config: SdkConfig | None = None,
         kafka: KafkaConfig | None = None,
         on_delivery_error: DeliveryErrorCallback | None = None,
+        transport: Transport | None = None,
     ) -> None:
         self.config = config or SdkConfig()
         self._kafka = kafka or KafkaConfig()
@@ -426,7 +427,7 @@ class AsyncClient(_Api):
         self.pricing = default_registry()
         self._emitter = Emitter(
             self.config,
-            _make_transport(self.config, self._kafka),
+            transport or _make_transport(self.config, self._kafka),
             on_delivery_error=on_delivery_error,
         )
         self._emitter.collectors.append(self._collect_instrument_points)

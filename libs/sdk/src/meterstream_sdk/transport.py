@@ -44,45 +44,48 @@ class KafkaTransport:
     """Idempotent acks=all producer; envelopes appended to explicit per-partition batches."""
 
     def __init__(self, config: KafkaConfig) -> None:
-        self._producer: AIOKafkaProducer = make_producer(
-            config, client_id=f"{config.client_id}-sdk"
-        )
+        self._config = config
+        self._producer: AIOKafkaProducer | None = None
         self._partitioner = DefaultPartitioner()
         self._headers = [(VALIDATED_HEADER, VALIDATED_HEADER_VALUE)]
 
     @property
     def producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError("KafkaTransport.start() has not run")
         return self._producer
 
     async def start(self) -> None:
+        # Created here, inside the event loop that drives it.
+        self._producer = make_producer(self._config, client_id=f"{self._config.client_id}-sdk")
         await self._producer.start()
 
     async def send(self, topic: str, messages: Sequence[Message]) -> None:
+        producer = self.producer
         try:
-            partitions = sorted(await self._producer.partitions_for(topic))
+            partitions = sorted(await producer.partitions_for(topic))
             by_partition: dict[int, list[Message]] = defaultdict(list)
             for key, value in messages:
                 by_partition[self._partitioner(key, partitions, partitions)].append((key, value))
             futures = []
             for partition, group in by_partition.items():
-                batch = self._producer.create_batch()
+                batch = producer.create_batch()
                 for key, value in group:
-                    if (
+                    appended = batch.append(
+                        key=key, value=value, timestamp=None, headers=self._headers
+                    )
+                    if appended is None:  # the batch is full: send it, start another
+                        futures.append(await producer.send_batch(batch, topic, partition=partition))
+                        batch = producer.create_batch()
                         batch.append(key=key, value=value, timestamp=None, headers=self._headers)
-                        is None
-                    ):
-                        futures.append(
-                            await self._producer.send_batch(batch, topic, partition=partition)
-                        )
-                        batch = self._producer.create_batch()
-                        batch.append(key=key, value=value, timestamp=None, headers=self._headers)
-                futures.append(await self._producer.send_batch(batch, topic, partition=partition))
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
             await asyncio.gather(*futures)
         except Exception as error:  # aiokafka raises many kinds; all are worth a retry here
             raise TransientDeliveryError(f"{type(error).__name__}: {error}") from error
 
     async def close(self) -> None:
-        await self._producer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
 
 
 class HttpTransport:
