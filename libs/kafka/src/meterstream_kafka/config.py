@@ -11,7 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class KafkaConfig(BaseSettings):
     """How to reach the brokers and how producers batch and compress."""
 
-    model_config = SettingsConfigDict(env_prefix="MS_KAFKA_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="MS_KAFKA_", frozen=True, extra="ignore", populate_by_name=True
+    )
 
     bootstrap_servers: str = Field(
         "127.0.0.1:9092",

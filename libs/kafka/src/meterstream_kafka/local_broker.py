@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,14 +25,20 @@ def find_broker_script(start: Path | None = None) -> Path:
 
 @dataclass(frozen=True, slots=True)
 class LocalBroker:
-    """A real Apache Kafka broker process on 127.0.0.1, started and stopped by PID."""
+    """A real Apache Kafka broker process on 127.0.0.1, started and stopped by PID.
+
+    `settings` are broker.sh's environment (MS_KAFKA_PORT, MS_KAFKA_DATA, ...),
+    so a second broker can run beside the first one.
+    """
 
     script: Path
+    settings: tuple[tuple[str, str], ...] = ()
 
     def _run(self, command: str, timeout: float) -> str:
         try:
             done = subprocess.run(
                 ["bash", str(self.script), command],
+                env={**os.environ, **dict(self.settings)},
                 capture_output=True,
                 text=True,
                 timeout=timeout,

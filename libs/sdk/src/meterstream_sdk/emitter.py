@@ -139,7 +139,13 @@ class Emitter:
         delay = 0.1
         while True:
             try:
-                await self.transport.send(topic, messages)
+                remaining = max(0.1, deadline - time.monotonic())
+                try:
+                    await asyncio.wait_for(self.transport.send(topic, messages), remaining)
+                except TimeoutError as error:
+                    raise TransientDeliveryError(
+                        f"no acknowledgement in {remaining:.1f}s"
+                    ) from error
                 self.delivery.delivered += count
                 return
             except TransientDeliveryError as error:

@@ -12,7 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class WarehouseConfig(BaseSettings):
     """Where ClickHouse is: embedded chDB (a data folder) or a server URL."""
 
-    model_config = SettingsConfigDict(env_prefix="MS_WAREHOUSE_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="MS_WAREHOUSE_", frozen=True, extra="ignore", populate_by_name=True
+    )
 
     backend: Literal["chdb", "server"] = "chdb"
     chdb_path: Path = Path(".meterstream/chdb")
