@@ -1,0 +1,3 @@
+from meterstream_gateway.main import main
+
+main()

@@ -1,0 +1,64 @@
+"""Body decoding, item checks and API keys; no I/O."""
+
+from __future__ import annotations
+
+import gzip
+
+import orjson
+import pytest
+import zstandard
+
+from meterstream_contracts.examples import load_examples
+from meterstream_gateway.auth import ApiKeyStore, hash_key
+from meterstream_gateway.body import BadBody, BodyTooLarge, decompress, split_items
+from meterstream_gateway.items import check_items
+
+
+def test_gzip_and_zstd_bodies_decompress_within_the_cap() -> None:
+    raw = b'{"a":1}\n' * 100
+    assert decompress(gzip.compress(raw), "gzip", limit=10_000) == raw
+    assert decompress(zstandard.ZstdCompressor().compress(raw), "zstd", limit=10_000) == raw
+    with pytest.raises(BodyTooLarge, match="exceeds 500 bytes"):
+        decompress(gzip.compress(raw), "gzip", limit=500)
+    bomb = gzip.compress(b"\0" * 5_000_000)
+    with pytest.raises(BodyTooLarge):
+        decompress(bomb, "gzip", limit=1_000_000)
+
+
+def test_unknown_or_broken_encodings_are_bad_requests() -> None:
+    with pytest.raises(BadBody, match="unsupported Content-Encoding 'br'"):
+        decompress(b"x", "br", limit=10)
+    with pytest.raises(BadBody, match="cannot decompress"):
+        decompress(b"not gzip", "gzip", limit=100)
+
+
+def test_json_arrays_and_ndjson_both_split_into_items() -> None:
+    assert split_items(b'[{"a":1},{"b":2}]') == [{"a": 1}, {"b": 2}]
+    assert split_items(b'{"a":1}\n\n{"b":2}\n') == [b'{"a":1}', b'{"b":2}']
+
+
+def test_each_item_is_judged_alone_and_reasons_name_the_field() -> None:
+    good = orjson.loads(load_examples("completion").valid[0])
+    bad = {**good, "latency_ms": -5}
+    items = [good, bad, b"{oops", {"kind": "nope"}, [1]]
+    checked = check_items(items, project="acme-chat")
+    assert len(checked.events) == 1
+    reasons = {r.index: r.reason for r in checked.rejected}
+    assert set(reasons) == {1, 2, 3, 4}
+    assert "latency_ms" in reasons[1]
+    assert "not valid JSON" in reasons[2]
+    assert "kind: 'nope'" in reasons[3]
+
+
+def test_items_default_to_the_keys_project_and_foreign_ones_are_flagged() -> None:
+    event = orjson.loads(load_examples("metric_value").valid[0])
+    event.pop("project")
+    checked = check_items([event, {**event, "project": "someone-else"}], project="mine")
+    assert [e.project for e in checked.events] == ["mine"]
+    assert checked.foreign_projects == {"someone-else"}
+
+
+def test_keys_are_matched_by_hash_only() -> None:
+    store = ApiKeyStore.from_settings(f"acme:{hash_key('secret-1')}", None)
+    assert store.project_for("secret-1") == "acme"
+    assert store.project_for("secret-2") is None

@@ -1,0 +1,117 @@
+"""OTLP → instrument points, with cumulative series turned into deltas; no I/O."""
+
+from __future__ import annotations
+
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.metrics.v1 import metrics_pb2
+
+from meterstream_gateway.otlp import (
+    CUMULATIVE,
+    CumulativeToDelta,
+    exponential_to_explicit,
+    map_request,
+    parse_request,
+)
+
+DELTA = metrics_pb2.AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
+
+
+def request_with(metric: metrics_pb2.Metric) -> ExportMetricsServiceRequest:
+    request = ExportMetricsServiceRequest()
+    resource = request.resource_metrics.add()
+    resource.resource.attributes.append(
+        KeyValue(key="service.name", value=AnyValue(string_value="api"))
+    )
+    resource.scope_metrics.add().metrics.append(metric)
+    return request
+
+
+def counter(value: int, *, start: int = 1, temporality: int = CUMULATIVE) -> metrics_pb2.Metric:
+    metric = metrics_pb2.Metric(name="requests", unit="1")
+    metric.sum.aggregation_temporality = temporality
+    metric.sum.is_monotonic = True
+    point = metric.sum.data_points.add(
+        as_int=value, start_time_unix_nano=start, time_unix_nano=start + 10
+    )
+    point.attributes.append(KeyValue(key="route", value=AnyValue(string_value="/chat")))
+    return metric
+
+
+def test_cumulative_counters_become_deltas_and_restarts_count_from_zero() -> None:
+    state = CumulativeToDelta(100)
+    values = []
+    for value, start in ((5, 1), (8, 1), (20, 1), (3, 99)):
+        (point,) = map_request(
+            request_with(counter(value, start=start)), project="p", state=state
+        ).points
+        values.append(point.value)
+        assert point.instrument == "counter"
+        assert point.attributes == {"service.name": "api", "route": "/chat"}
+    assert values == [5, 3, 12, 3]
+
+
+def test_delta_counters_pass_through() -> None:
+    state = CumulativeToDelta(100)
+    points = [
+        map_request(request_with(counter(v, temporality=DELTA)), project="p", state=state).points[0]
+        for v in (5, 5)
+    ]
+    assert [p.value for p in points] == [5, 5]
+
+
+def test_cumulative_histograms_subtract_bucket_by_bucket() -> None:
+    state = CumulativeToDelta(100)
+    observed = []
+    for counts, total in (([1, 2, 0], 3.0), ([2, 5, 1], 12.0)):
+        metric = metrics_pb2.Metric(name="latency", unit="s")
+        metric.histogram.aggregation_temporality = CUMULATIVE
+        metric.histogram.data_points.add(
+            start_time_unix_nano=1,
+            time_unix_nano=2,
+            explicit_bounds=[0.1, 1.0],
+            bucket_counts=counts,
+            sum=total,
+            count=sum(counts),
+            min=0.05,
+            max=2.0,
+        )
+        (point,) = map_request(request_with(metric), project="p", state=state).points
+        assert point.histogram is not None
+        observed.append((point.histogram.counts, point.histogram.sum, point.histogram.min))
+    assert observed == [([1, 2, 0], 3.0, 0.05), ([1, 3, 1], 9.0, None)]
+
+
+def test_exponential_histograms_keep_every_count_in_the_right_place() -> None:
+    point = metrics_pb2.ExponentialHistogramDataPoint(scale=1, zero_count=2, count=9)
+    point.positive.offset = 2
+    point.positive.bucket_counts.extend([1, 3])
+    point.negative.offset = 0
+    point.negative.bucket_counts.extend([2, 1])
+    bounds, counts = exponential_to_explicit(point)
+    base = 2**0.5
+    assert len(counts) == len(bounds) + 1
+    assert sum(counts) == 9
+    assert all(a < b for a, b in zip(bounds, bounds[1:]))
+    # positive bucket 2 covers (base^2, base^3]: its count sits just below base^3
+    assert counts[bounds.index(base**3)] == 1
+    assert counts[bounds.index(0.0)] == 2
+
+
+def test_huge_exponential_histograms_are_merged_down_to_the_bound_limit() -> None:
+    point = metrics_pb2.ExponentialHistogramDataPoint(scale=8, count=1000)
+    point.positive.offset = 0
+    point.positive.bucket_counts.extend([1] * 1000)
+    bounds, counts = exponential_to_explicit(point)
+    assert len(bounds) <= 256
+    assert sum(counts) == 1000
+
+
+def test_json_encoding_is_accepted() -> None:
+    body = b'{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"q","gauge":{"dataPoints":[{"asDouble":2.5}]}}]}]}]}'
+    points = map_request(
+        parse_request(body, "application/json"), project="p", state=CumulativeToDelta(10)
+    ).points
+    assert [(p.name, p.instrument, p.value) for p in points] == [("q", "gauge", 2.5)]
