@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
@@ -29,7 +31,12 @@ def request_with(metric: metrics_pb2.Metric) -> ExportMetricsServiceRequest:
     return request
 
 
-def counter(value: int, *, start: int = 1, temporality: int = CUMULATIVE) -> metrics_pb2.Metric:
+def counter(
+    value: int,
+    *,
+    start: int = 1,
+    temporality: metrics_pb2.AggregationTemporality.ValueType = CUMULATIVE,
+) -> metrics_pb2.Metric:
     metric = metrics_pb2.Metric(name="requests", unit="1")
     metric.sum.aggregation_temporality = temporality
     metric.sum.is_monotonic = True
@@ -94,7 +101,7 @@ def test_exponential_histograms_keep_every_count_in_the_right_place() -> None:
     base = 2**0.5
     assert len(counts) == len(bounds) + 1
     assert sum(counts) == 9
-    assert all(a < b for a, b in zip(bounds, bounds[1:]))
+    assert all(a < b for a, b in itertools.pairwise(bounds))
     # positive bucket 2 covers (base^2, base^3]: its count sits just below base^3
     assert counts[bounds.index(base**3)] == 1
     assert counts[bounds.index(0.0)] == 2
@@ -110,7 +117,10 @@ def test_huge_exponential_histograms_are_merged_down_to_the_bound_limit() -> Non
 
 
 def test_json_encoding_is_accepted() -> None:
-    body = b'{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"q","gauge":{"dataPoints":[{"asDouble":2.5}]}}]}]}]}'
+    body = (
+        b'{"resourceMetrics":[{"scopeMetrics":[{"metrics":'
+        b'[{"name":"q","gauge":{"dataPoints":[{"asDouble":2.5}]}}]}]}]}'
+    )
     points = map_request(
         parse_request(body, "application/json"), project="p", state=CumulativeToDelta(10)
     ).points
