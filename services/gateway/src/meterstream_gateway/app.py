@@ -2,9 +2,10 @@
 
 A 2xx means Kafka acknowledged every accepted event. Each item is validated on
 its own and the response says which were rejected and why.
-"""
 
-from __future__ import annotations
+(No `from __future__ import annotations` here: FastAPI resolves the route
+annotations, which name dependencies local to `create_app`.)
+"""
 
 import time
 from collections.abc import AsyncIterator
