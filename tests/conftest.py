@@ -24,6 +24,11 @@ from meterstream_warehouse.chdb_backend import ChdbWarehouse
 
 REPO = Path(__file__).resolve().parents[1]
 KAFKA_IMAGE = "apache/kafka:4.1.1"
+TEST_BROKER = (
+    ("MS_KAFKA_PORT", "29092"),
+    ("MS_KAFKA_CONTROLLER_PORT", "29093"),
+    ("MS_KAFKA_DATA", str(REPO / "infra" / "kafka" / "data-test")),
+)
 CLICKHOUSE_IMAGE = "clickhouse/clickhouse-server:25.8"
 
 
@@ -58,11 +63,12 @@ def _kafka_service() -> Iterator[str]:
             container = stack.enter_context(KafkaContainer(KAFKA_IMAGE).with_kraft())
             yield container.get_bootstrap_server()
             return
-        broker = LocalBroker(find_broker_script(REPO))
-        already_running = broker.is_running()
+        # A broker of the test session's own, on its own ports, emptied first: runs
+        # are repeatable and never touch the data of the broker `make demo` uses.
+        broker = LocalBroker(find_broker_script(REPO), settings=TEST_BROKER)
+        broker.reset()
         address = broker.start()
-        if not already_running:
-            stack.callback(broker.stop)
+        stack.callback(broker.stop)
         yield address
 
 

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from meterstream_kafka import KafkaConfig
+from meterstream_kafka import KafkaConfig, commit_group_offsets
+from meterstream_kafka import end_offsets as kafka_end_offsets
 
 
 async def end_offsets(config: KafkaConfig, topic: str) -> dict[TopicPartition, int]:
@@ -57,26 +58,15 @@ async def catalogue_end_offsets(config: KafkaConfig) -> dict[TopicPartition, int
     """End offsets of every partition of every catalogue topic."""
     from meterstream_contracts import TOPICS
 
-    offsets: dict[TopicPartition, int] = {}
-    for spec in TOPICS:
-        offsets.update(await end_offsets(config, spec.name))
-    return offsets
+    return await kafka_end_offsets(config, [spec.name for spec in TOPICS])
 
 
 async def position_group(
     config: KafkaConfig, group_id: str, offsets: dict[TopicPartition, int]
 ) -> None:
-    """Commit `offsets` for a new consumer group, so it starts there instead of at the log start.
+    """Start a new consumer group at `offsets` instead of at the log start.
 
     Tests share one broker; a group that starts at the log start would replay
     every earlier test's traffic (poison bursts included).
     """
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=config.bootstrap_servers, group_id=group_id, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(list(offsets))
-        await consumer.commit(offsets)
-    finally:
-        await consumer.stop()
+    await commit_group_offsets(config, group_id, offsets)

@@ -4,6 +4,7 @@ from meterstream_kafka.config import KafkaConfig
 from meterstream_kafka.errors import KafkaError, LocalBrokerError
 from meterstream_kafka.lag import group_lag
 from meterstream_kafka.local_broker import LocalBroker, find_broker_script
+from meterstream_kafka.offsets import commit_group_offsets, end_offsets
 from meterstream_kafka.producer import make_producer, send_messages
 from meterstream_kafka.publish import publish_events
 from meterstream_kafka.topic_admin import apply_topics
@@ -17,6 +18,8 @@ __all__ = [
     "ObservedTopic",
     "TopicChange",
     "apply_topics",
+    "commit_group_offsets",
+    "end_offsets",
     "find_broker_script",
     "group_lag",
     "make_producer",

@@ -57,5 +57,9 @@ class LocalBroker:
     def stop(self) -> None:
         self._run("stop", 60.0)
 
+    def reset(self) -> None:
+        """Stop it and delete its data folder."""
+        self._run("reset", 60.0)
+
     def is_running(self) -> bool:
         return self._run("status", 30.0).startswith("running")

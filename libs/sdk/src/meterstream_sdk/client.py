@@ -116,11 +116,13 @@ class _Api:
             raise InvalidValue("token counts must be >= 0 and cached_tokens <= input_tokens")
         if status not in _STATUSES:
             raise InvalidValue(f"status must be one of {sorted(_STATUSES)}, got {status!r}")
-        completion_id = completion_id or self._emitter.ids.next().replace("-", "")
+        event_id = self._emitter.ids.next()
+        completion_id = completion_id or event_id
         now = datetime.now(UTC)
         self._emitter.emit(
             "completion",
             {
+                "event_id": event_id,
                 "project": self._project(project),
                 "time": now,
                 "completion_id": completion_id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -64,29 +65,26 @@ class Emitter:
             flush_bytes=config.flush_bytes,
             on_flush_due=self._wake_flusher,
         )
-        self._topics = {spec.kind: spec for spec in TOPICS.event_topics}
+        self._routes = {spec.kind: (spec.name, spec.key_fields) for spec in TOPICS.event_topics}
+        self._loop_thread: int | None = None
         self.collectors: list[Callable[[], list[tuple[str, dict[str, Any]]]]] = []
         """Called before each flush for events aggregated in-process (instrument points)."""
 
     def emit(self, kind: str, record: dict[str, Any]) -> str:
         """Fill the common fields, encode and buffer one event; returns its event_id."""
-        event_id = record.get("event_id") or self.ids.next()
-        record["event_id"] = event_id
+        event_id = record.get("event_id")
+        if event_id is None:
+            event_id = record["event_id"] = self.ids.next()
         record["kind"] = kind
-        record.setdefault("schema_version", 1)
+        record["schema_version"] = 1
         if "time" not in record:
             record["time"] = datetime.now(UTC)
-        spec = self._topics[kind]
-        key = "/".join(str(record.get(name, "")) for name in spec.key_fields).encode()
-        in_loop = self._loop is not None and self._loop_is_current()
-        self.buffer.put(Pending(spec.name, key, orjson.dumps(record)), may_block=not in_loop)
+        topic, key_fields = self._routes[kind]
+        key = "/".join([str(record.get(name, "")) for name in key_fields]).encode()
+        # Never block the loop thread itself: it is the one that makes room.
+        may_block = threading.get_ident() != self._loop_thread
+        self.buffer.put(Pending(topic, key, orjson.dumps(record)), may_block=may_block)
         return str(event_id)
-
-    def _loop_is_current(self) -> bool:
-        try:
-            return asyncio.get_running_loop() is self._loop
-        except RuntimeError:
-            return False
 
     def _wake_flusher(self) -> None:
         if self._loop is not None and self._wake is not None:
@@ -94,6 +92,7 @@ class Emitter:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self._wake = asyncio.Event()
         self._send_lock = asyncio.Lock()
         await self.transport.start()

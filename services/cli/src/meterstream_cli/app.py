@@ -21,11 +21,13 @@ app = typer.Typer(
 )
 schemas_app = typer.Typer(help="Event contracts as JSON Schema.")
 sink_app = typer.Typer(help="The ClickHouse sink service.")
+gateway_app = typer.Typer(help="The HTTP ingest gateway and OTLP receiver.")
 app.add_typer(broker_app, name="broker")
 app.add_typer(topics_app, name="topics")
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(sink_app, name="sink")
+app.add_typer(gateway_app, name="gateway")
 console = Console()
 
 
@@ -50,6 +52,31 @@ def sink_run() -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     asyncio.run(run_sink(SinkConfig(), KafkaConfig(), WarehouseConfig()))
+
+
+@gateway_app.command("run")
+def gateway_run() -> None:
+    """Serve /v1/events, /v1/metrics (OTLP), /v1/keys, /healthz, /metrics (MS_GATEWAY_*)."""
+    from meterstream_gateway.main import main as run_gateway
+
+    run_gateway()
+
+
+@gateway_app.command("add-key")
+def gateway_add_key(
+    project: Annotated[str, typer.Option(help="The project the key may write.")],
+    file: Annotated[Path, typer.Option(help="Key hashes file (MS_GATEWAY_API_KEYS_FILE).")] = Path(
+        ".meterstream/api-keys.jsonl"
+    ),
+) -> None:
+    """Create an API key for PROJECT; only its SHA-256 is stored. The key is printed once."""
+    from meterstream_gateway.auth import append_key
+
+    key = append_key(file, project)
+    console.print(f"API key for [bold]{project}[/] (store it now, it is not kept): {key}")
+    console.print(
+        f"its hash was added to {file}; run the gateway with MS_GATEWAY_API_KEYS_FILE={file}"
+    )
 
 
 @app.command()

@@ -3,28 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from meterstream_cli.demo_senders import GatewaySender, OtlpSender, SdkSender
 from meterstream_cli.processes import ServiceProcess
 from meterstream_cli.traffic import SyntheticTraffic, invalid_completion_lines
 from meterstream_contracts import TOPICS, Event
+from meterstream_gateway.auth import hash_key, new_key
 from meterstream_kafka import (
     KafkaConfig,
     LocalBroker,
     apply_topics,
+    commit_group_offsets,
+    end_offsets,
     find_broker_script,
     group_lag,
     make_producer,
-    publish_events,
     send_messages,
 )
+from meterstream_sdk import AsyncClient
 from meterstream_sink.config import SinkConfig
 from meterstream_warehouse import WarehouseConfig, open_warehouse
 from meterstream_warehouse.queries import latency_by_model, row_counts
@@ -47,33 +54,56 @@ class DemoTally:
     messages: int = 0
 
 
-async def produce_traffic(kafka: KafkaConfig, plan: DemoPlan, progress: Progress) -> DemoTally:
-    """Send completions, feedback, instruments and a training run for `plan.seconds`."""
+@dataclass(frozen=True, slots=True)
+class DemoDoors:
+    """Where the demo's gateway listens and the key it writes with."""
+
+    gateway_url: str
+    api_key: str
+
+
+async def produce_traffic(
+    kafka: KafkaConfig, plan: DemoPlan, doors: DemoDoors, progress: Progress
+) -> DemoTally:
+    """Completions, feedback and a training run through the SDK; a share of completions and
+    the metric definitions through the gateway; instruments through OTLP."""
     traffic = SyntheticTraffic()
     tally = DemoTally()
-    producer = make_producer(kafka, client_id="meterstream-demo")
+    client = AsyncClient(project=traffic.project, kafka=kafka)
+    await client.start()
+    sdk = SdkSender(client)
+    gateway = GatewaySender(doors.gateway_url, doors.api_key)
+    otlp = OtlpSender(doors.gateway_url, doors.api_key, service="demo-chat-api")
+    producer = make_producer(kafka, client_id="meterstream-demo-raw")
     await producer.start()
     task = progress.add_task("producing traffic", total=plan.seconds)
     try:
         now = datetime.now(UTC)
-        opening: list[Event] = [
-            *traffic.registrations(now=now),
-            traffic.training_run(run_id=plan.run_id, now=now),
-        ]
-        tally.messages += await publish_events(producer, opening)
-        tally.events += len(opening)
+        registrations = traffic.registrations(now=now)
+        for event in [e for e in registrations if e.kind == "metric_key"]:
+            sdk.send(event)
+        await gateway.send([e for e in registrations if e.kind == "metric_definition"])
+        sdk.send(traffic.training_run(run_id=plan.run_id, now=now))
+        tally.events += len(registrations) + 1
         started = time.monotonic()
         tick = 0
         while (elapsed := time.monotonic() - started) < plan.seconds:
             now = datetime.now(UTC)
             completions = traffic.completions(int(plan.completions_per_s * TICK_S), now=now)
-            batch: list[Event] = [*completions, *traffic.feedback(completions, now=now)]
-            batch.extend(traffic.instruments(completions, now=now))
+            via_gateway = completions[: len(completions) // 10]
+            await gateway.send(list(via_gateway))
+            batch: list[Event] = [
+                *completions[len(via_gateway) :],
+                *traffic.feedback(completions, now=now),
+            ]
             if tick % 5 == 0:
                 batch.extend(traffic.training_step(run_id=plan.run_id, step=tick // 5, now=now))
-            tally.messages += await publish_events(producer, batch)
-            tally.events += len(batch)
+            for event in batch:
+                sdk.send(event)
+            otlp.record(completions)
+            tally.events += len(batch) + len(via_gateway)
             if tick % 10 == 0 and plan.invalid_per_s:
+                # A careless producer writing straight to Kafka: the sink dead-letters these.
                 spec = TOPICS.for_kind("completion")
                 lines = invalid_completion_lines(plan.invalid_per_s, project=traffic.project)
                 await send_messages(
@@ -83,15 +113,47 @@ async def produce_traffic(kafka: KafkaConfig, plan: DemoPlan, progress: Progress
             tick += 1
             progress.update(task, completed=min(elapsed, plan.seconds))
             await asyncio.sleep(max(0.0, started + tick * TICK_S - time.monotonic()))
-        finishing = traffic.training_run(run_id=plan.run_id, now=datetime.now(UTC))
-        tally.messages += await publish_events(
-            producer, [finishing.model_copy(update={"status": "finished"})]
-        )
-        tally.events += 1
+        sdk.runs[plan.run_id].finish()
         progress.update(task, completed=plan.seconds)
     finally:
+        await asyncio.to_thread(otlp.close)
+        await gateway.close()
+        await client.close()
         await producer.stop()
+    tally.messages = client.counters["delivered"] + gateway.accepted
     return tally
+
+
+async def start_group_at_log_end(kafka: KafkaConfig, group_id: str) -> None:
+    await commit_group_offsets(kafka, group_id, await end_offsets(kafka, [s.name for s in TOPICS]))
+
+
+def start_gateway(kafka: KafkaConfig, state_dir: Path) -> tuple[ServiceProcess, DemoDoors]:
+    """The gateway as its own process, with a fresh API key for the demo project."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    key = new_key()
+    process = ServiceProcess(
+        "meterstream_gateway",
+        log_path=state_dir / "logs" / "gateway.log",
+        env={
+            "MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+            "MS_GATEWAY_PORT": str(port),
+            "MS_GATEWAY_API_KEYS": f"demo-chat:{hash_key(key)}",
+        },
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.returncode is not None:
+            raise RuntimeError(f"the gateway exited:\n{process.tail()}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return process, DemoDoors(url, key)
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise TimeoutError(f"the gateway did not answer:\n{process.tail()}")
 
 
 async def wait_until_stored(kafka: KafkaConfig, group_id: str, *, within_s: float) -> int:
@@ -130,14 +192,22 @@ def run_demo(
     warehouse_config = WarehouseConfig()
     ensure_broker(kafka, console, use_local=use_local_broker)
     asyncio.run(apply_topics(kafka, TOPICS))
+    # A group of its own, starting at the log end: the demo stores what it sends,
+    # whatever else older runs or tests left on the broker.
     sink_config = SinkConfig()
+    if run_sink and "MS_SINK_GROUP_ID" not in os.environ:
+        group = f"meterstream-demo-{int(time.time())}"
+        sink_config = sink_config.model_copy(update={"group_id": group})
+        asyncio.run(start_group_at_log_end(kafka, group))
     plan = DemoPlan(seconds, completions_per_s, 2, run_id=f"run-{int(time.time())}")
     sink = None
+    gateway, doors = start_gateway(kafka, state_dir)
+    console.print(f"gateway on [bold]{doors.gateway_url}[/] (pid {gateway.pid})")
     if run_sink:
         sink = ServiceProcess(
             "meterstream_sink",
             log_path=state_dir / "logs" / "sink.log",
-            env={"MS_SINK_MAX_BATCH_SECONDS": "0.5"},
+            env={"MS_SINK_MAX_BATCH_SECONDS": "0.5", "MS_SINK_GROUP_ID": sink_config.group_id},
         )
     try:
         if sink is not None:
@@ -146,15 +216,17 @@ def run_demo(
         with Progress(
             TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn(), console=console
         ) as progress:
-            tally = asyncio.run(produce_traffic(kafka, plan, progress))
+            tally = asyncio.run(produce_traffic(kafka, plan, doors, progress))
         console.print(
-            f"sent {tally.events:,} valid events in {tally.messages:,} envelopes"
-            f" and {tally.invalid} invalid events (for the dead-letter topic)"
+            f"sent {tally.events:,} valid events through the SDK, the gateway and OTLP"
+            f" ({tally.messages:,} acknowledged), and {tally.invalid} invalid events"
+            " straight to Kafka (for the dead-letter topic)"
         )
         lag = asyncio.run(wait_until_stored(kafka, sink_config.group_id, within_s=120))
         if lag:
             console.print(f"[red]sink still {lag} messages behind[/]")
     finally:
+        gateway.stop()
         code = sink.stop() if sink is not None else 0
     if sink is not None:
         console.print(f"sink stopped (exit {code})")

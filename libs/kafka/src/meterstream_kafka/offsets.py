@@ -1,0 +1,44 @@
+"""End offsets of topics, and placing a new consumer group at chosen offsets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from meterstream_kafka.config import KafkaConfig
+
+
+async def end_offsets(config: KafkaConfig, topics: Iterable[str]) -> dict[TopicPartition, int]:
+    """The next offset to be written, for every partition of `topics` that exists."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=config.bootstrap_servers)
+    consumer = AIOKafkaConsumer(bootstrap_servers=config.bootstrap_servers)
+    await admin.start()
+    await consumer.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+        partitions = [
+            TopicPartition(item["topic"], part["partition"])
+            for item in described
+            for part in item["partitions"]
+        ]
+        return dict(await consumer.end_offsets(partitions)) if partitions else {}
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def commit_group_offsets(
+    config: KafkaConfig, group_id: str, offsets: dict[TopicPartition, int]
+) -> None:
+    """Commit `offsets` for `group_id`, e.g. so a new group starts at the log end."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=config.bootstrap_servers, group_id=group_id, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit(offsets)
+    finally:
+        await consumer.stop()
