@@ -28,6 +28,7 @@ fmt: install
 bench: install
 	$(RUN) python -m benchmarks.bench_codec
 	$(RUN) python -m benchmarks.bench_sink
+	$(RUN) python -m benchmarks.bench_producers
 
 schemas: install
 	$(RUN) meterstream schemas export --out schemas
