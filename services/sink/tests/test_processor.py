@@ -41,7 +41,7 @@ def test_valid_examples_become_rows_and_invalid_ones_dead_letters() -> None:
     assert len(processed.dead_letters) == invalid
     for kind in EVENT_MODELS:
         rows = processed.tables[table_for_kind(kind).name]
-        stored = [orjson.loads(line) for line in bytes(rows.payload).splitlines()]
+        stored = [orjson.loads(line) for line in rows.payload.splitlines()]
         assert len(stored) == rows.rows == len(load_examples(kind).valid)
         assert all(row["kind"] == kind for row in stored)
         assert all("event_id" in row and "time" in row for row in stored)
@@ -54,7 +54,7 @@ def test_validated_envelopes_pass_through_as_the_same_bytes() -> None:
     batch = Batch(messages=[ConsumedMessage(topic, 1, 7, 0, value, validated=True)])
     processed = process_batch(batch, lenient_guard())
     rows = processed.tables["raw_completions"]
-    assert bytes(rows.payload) == value + b"\n"
+    assert rows.payload == value + b"\n"
     assert rows.rows == len(load_examples(kind).valid)
     assert processed.dead_letters == []
 

@@ -11,7 +11,7 @@ def store_line_by_line(warehouse: Warehouse, rows: TableBatch) -> tuple[int, lis
     """Insert each event alone (with its own dedup token); returns (stored, dead letters)."""
     stored = 0
     letters: list[DeadLetter] = []
-    for index, line in enumerate(bytes(rows.payload).splitlines()):
+    for index, line in enumerate(rows.payload.splitlines()):
         try:
             warehouse.insert_json_rows(rows.table, line, dedup_token=f"{rows.dedup_token}:{index}")
             stored += 1

@@ -24,11 +24,23 @@ class TableBatch:
 
     table: str
     kind: str
-    payload: bytearray = field(default_factory=bytearray)
+    parts: list[bytes] = field(default_factory=list)
     rows: int = 0
     messages: list[ConsumedMessage] = field(default_factory=list)
     ranges: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
     oldest_timestamp_ms: int | None = None
+
+    def add(self, data: bytes) -> None:
+        """Append NDJSON (one or more lines, no trailing newline)."""
+        self.parts.append(data)
+        self.parts.append(b"\n")
+
+    @property
+    def payload(self) -> bytes:
+        """Everything added, joined once (the one copy the insert needs)."""
+        if len(self.parts) != 1:
+            self.parts = [b"".join(self.parts)]
+        return self.parts[0] if self.parts else b""
 
     @property
     def dedup_token(self) -> str:
@@ -92,8 +104,7 @@ def validate_into(
             )
         )
     for event in decoded.events:
-        target.payload += encode_event(event)
-        target.payload += b"\n"
+        target.add(encode_event(event))
     target.rows += len(decoded.events)
     return letters
 
@@ -109,8 +120,7 @@ def process_batch(batch: Batch, guard: DeadLetterGuard) -> ProcessedBatch:
             target = result.tables[table] = TableBatch(table, kind)
         target.note_message(message)
         if message.validated:
-            target.payload += message.value
-            target.payload += b"\n"
+            target.add(message.value)
             rows = message.value.count(b"\n") + 1
             target.rows += rows
             guard.valid(rows)

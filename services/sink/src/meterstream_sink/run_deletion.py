@@ -14,7 +14,7 @@ def deleted_runs(rows: TableBatch) -> set[tuple[str, str]]:
     found: set[tuple[str, str]] = set()
     if b'"deleted"' not in rows.payload:
         return found
-    for line in bytes(rows.payload).splitlines():
+    for line in rows.payload.splitlines():
         if b'"deleted"' in line:
             record = orjson.loads(line)
             if record.get("status") == "deleted":

@@ -219,7 +219,7 @@ class ClickHouseSink:
                     result = await asyncio.to_thread(
                         self._warehouse.insert_json_rows,
                         rows.table,
-                        bytes(rows.payload),
+                        rows.payload,
                         dedup_token=rows.dedup_token,
                     )
                     break
