@@ -63,8 +63,10 @@ class MetricsBuilder:
             self._metrics[key] = self._metrics.get(key, 0.0) + float(value)
 
     def add_idle_times(self, **seconds: float) -> None:
+        """`step_actor_idle_s=...` becomes `throughput/step_actor_idle_s`, as ART names it."""
         for name, value in seconds.items():
-            self._metrics[f"time/{name}"] = self._metrics.get(f"time/{name}", 0.0) + float(value)
+            key = f"throughput/{name}"
+            self._metrics[key] = self._metrics.get(key, 0.0) + float(value)
 
     def register_model_pricing(
         self,
