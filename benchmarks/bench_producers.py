@@ -37,6 +37,11 @@ def peak_rss_mb(pid: int | None = None) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bench_sdk(kafka: KafkaConfig, calls: int) -> dict[str, float]:
     config = SdkConfig(max_buffer_bytes=512 * 1024 * 1024, flush_bytes=8 * 1024 * 1024)
     client = Client(project="bench-sdk", kafka=kafka, config=config)
@@ -131,8 +136,11 @@ def bench_gateway(kafka: KafkaConfig, seconds: float, clients: int) -> dict[str,
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
+        # A complete event, as the SDK's HTTP transport sends it (ids and times included).
         line = orjson.dumps(
             {
+                "event_id": "0b6d3c1e-8f4a-4d1e-9a53-1f2e3d4c5b6a",
+                "completion_id": "cmpl-0b6d3c1e8f4a",
                 "kind": "completion",
                 "model": "gpt-4o-mini",
                 "provider": "openai",
@@ -150,9 +158,11 @@ def bench_gateway(kafka: KafkaConfig, seconds: float, clients: int) -> dict[str,
         loader = multiprocessing.Process(
             target=post_batches, args=(url, body, seconds, clients, queue)
         )
+        cpu_before = cpu_seconds(gateway.pid)
         loader.start()
         accepted, failed, elapsed = queue.get()
         loader.join()
+        cores = (cpu_seconds(gateway.pid) - cpu_before) / elapsed
         rss = peak_rss_mb(gateway.pid)
     finally:
         gateway.stop()
@@ -161,6 +171,8 @@ def bench_gateway(kafka: KafkaConfig, seconds: float, clients: int) -> dict[str,
         "accepted": accepted,
         "failed_requests": failed,
         "rss_mb": rss,
+        "cores": cores,
+        "us_per_event_cpu": cores * elapsed / max(accepted, 1) * 1e6,
     }
 
 
@@ -192,7 +204,8 @@ def main() -> None:
     print(
         f"gateway /v1/events, batches of 500 from {args.gateway_clients} connections:"
         f" {gateway['rate']:,.0f} events/s per process ({gateway['accepted']:,} accepted,"
-        f" {gateway['failed_requests']} failed requests), peak RSS {gateway['rss_mb']:,.0f} MB"
+        f" {gateway['failed_requests']} failed requests), peak RSS {gateway['rss_mb']:,.0f} MB;"
+        f" it used {gateway['cores']:.2f} cores, {gateway['us_per_event_cpu']:.1f} CPU µs/event"
     )
 
 

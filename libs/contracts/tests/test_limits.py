@@ -57,3 +57,11 @@ def test_gauge_may_be_negative_but_a_counter_may_not() -> None:
     InstrumentPoint(project="p", name="g", instrument="gauge", value=-1.0)
     with pytest.raises(ValidationError, match="counter value must not be negative"):
         InstrumentPoint(project="p", name="c", instrument="counter", value=-1.0)
+
+
+def test_generated_event_ids_are_version_4_and_distinct() -> None:
+    from meterstream_contracts.fields import new_uuid
+
+    ids = [new_uuid() for _ in range(10_000)]
+    assert len(set(ids)) == len(ids)
+    assert all(i.version == 4 and i.variant == "specified in RFC 4122" for i in ids)

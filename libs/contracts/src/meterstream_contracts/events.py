@@ -8,7 +8,7 @@ in a producer is an error naming the field rather than a silently lost value.
 from __future__ import annotations
 
 from typing import Annotated, Literal, Self
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
@@ -23,6 +23,7 @@ from meterstream_contracts.fields import (
     Text,
     TokenCount,
     UtcDatetime,
+    new_uuid,
     utc_now,
 )
 
@@ -40,7 +41,7 @@ class Event(BaseModel):
 
     kind: str = Field(description="The event kind; each model fixes it to a literal.")
     schema_version: Literal[1] = SCHEMA_VERSION
-    event_id: UUID = Field(default_factory=uuid4)
+    event_id: UUID = Field(default_factory=new_uuid)
     time: UtcDatetime = Field(default_factory=utc_now, description="Event time (UTC).")
     project: ProjectName
 
@@ -49,7 +50,7 @@ class Completion(Event):
     """One model call as seen by the caller: timings, token counts, outcome."""
 
     kind: Literal["completion"] = "completion"
-    completion_id: Identifier = Field(default_factory=lambda: uuid4().hex)
+    completion_id: Identifier = Field(default_factory=lambda: new_uuid().hex)
     model: Name
     provider: Name | None = None
     started_at: UtcDatetime

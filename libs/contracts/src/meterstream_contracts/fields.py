@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from random import getrandbits
 from typing import Annotated, Final
+from uuid import UUID
 
 from pydantic import AfterValidator, Field, StringConstraints
 
@@ -45,7 +47,12 @@ TokenCount = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
 
 def _as_utc(value: datetime) -> datetime:
     """Naive timestamps are taken as UTC; aware ones are converted to UTC."""
-    if value.tzinfo is None:
+    if value.tzinfo is UTC:
+        return value
+    offset = value.utcoffset()
+    if offset is None:
+        return value.replace(tzinfo=UTC)
+    if not offset:  # already UTC under another tzinfo object (pydantic's own, "Z")
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
 
@@ -55,6 +62,19 @@ UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+_VERSION_4 = (0x4 << 76) | (0x2 << 62)
+_VERSION_MASK = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
+
+
+def new_uuid() -> UUID:
+    """A random (version 4) UUID without a syscall per id.
+
+    `random` is reseeded in every forked child, so processes never share a
+    sequence; ids need to be unique, not secret.
+    """
+    return UUID(int=(getrandbits(128) & _VERSION_MASK) | _VERSION_4)
 
 
 def _check_labels(labels: dict[str, str]) -> dict[str, str]:
