@@ -175,7 +175,7 @@ async def test_a_failing_call_is_logged_with_its_error_and_reraised(offline: Off
 def test_metric_key_records_carry_category(offline: Offline) -> None:
     client, _ = offline
     client.register_key("rating")
-    lines = [p.line for p in client._emitter.buffer.take()]
+    lines = [envelope.value() for envelope in client._emitter.buffer.take()]
     from meterstream_contracts import decode_envelope
 
     (key,) = decode_envelope(lines[0], kind="metric_key").events

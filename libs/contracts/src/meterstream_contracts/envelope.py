@@ -176,10 +176,21 @@ def pack_by_key(
 def chunk_lines(lines: Sequence[bytes], max_events: int, max_bytes: int) -> list[bytes]:
     """Join encoded events into NDJSON values of at most max_events / max_bytes each."""
     values: list[bytes] = []
+    for start in range(0, len(lines), max_events):
+        chunk = lines[start : start + max_events]
+        if sum(map(len, chunk)) + len(chunk) <= max_bytes:  # the common case, in C
+            values.append(b"\n".join(chunk))
+        else:
+            values.extend(_chunk_by_bytes(chunk, max_bytes))
+    return values
+
+
+def _chunk_by_bytes(lines: Sequence[bytes], max_bytes: int) -> list[bytes]:
+    values: list[bytes] = []
     current: list[bytes] = []
     size = 0
     for line in lines:
-        if current and (len(current) >= max_events or size + len(line) + 1 > max_bytes):
+        if current and size + len(line) + 1 > max_bytes:
             values.append(b"\n".join(current))
             current, size = [], 0
         current.append(line)

@@ -21,8 +21,8 @@ from typing import Any
 import orjson
 
 from meterstream_contracts import TOPICS
-from meterstream_contracts.envelope import DEFAULT_MAX_BYTES, chunk_lines
-from meterstream_sdk.buffer import EventBuffer, Pending
+from meterstream_contracts.envelope import DEFAULT_MAX_BYTES
+from meterstream_sdk.buffer import Envelope, EventBuffer
 from meterstream_sdk.config import SdkConfig
 from meterstream_sdk.ids import EventIds
 from meterstream_sdk.transport import RejectedByGateway, TransientDeliveryError, Transport
@@ -63,6 +63,8 @@ class Emitter:
             policy=config.overflow,
             block_timeout_s=config.block_timeout_s,
             flush_bytes=config.flush_bytes,
+            max_events=config.max_events_per_envelope,
+            max_envelope_bytes=DEFAULT_MAX_BYTES,
             on_flush_due=self._wake_flusher,
         )
         self._routes = {spec.kind: (spec.name, spec.key_fields) for spec in TOPICS.event_topics}
@@ -83,7 +85,7 @@ class Emitter:
         key = "/".join([str(record.get(name, "")) for name in key_fields]).encode()
         # Never block the loop thread itself: it is the one that makes room.
         may_block = threading.get_ident() != self._loop_thread
-        self.buffer.put(Pending(topic, key, orjson.dumps(record)), may_block=may_block)
+        self.buffer.put(topic, key, orjson.dumps(record), may_block=may_block)
         return str(event_id)
 
     def _wake_flusher(self) -> None:
@@ -116,20 +118,13 @@ class Emitter:
             while len(self.buffer):
                 await self._deliver(self.buffer.take())
 
-    async def _deliver(self, items: list[Pending]) -> None:
-        grouped: dict[str, dict[bytes, list[bytes]]] = defaultdict(lambda: defaultdict(list))
-        for item in items:
-            grouped[item.topic][item.key].append(item.line)
-        for topic, by_key in grouped.items():
-            messages = [
-                (key, value)
-                for key, lines in by_key.items()
-                for value in chunk_lines(
-                    lines, self.config.max_events_per_envelope, DEFAULT_MAX_BYTES
-                )
-            ]
-            count = sum(len(lines) for lines in by_key.values())
-            await self._send_with_retry(topic, messages, count)
+    async def _deliver(self, envelopes: list[Envelope]) -> None:
+        by_topic: dict[str, list[Envelope]] = defaultdict(list)
+        for envelope in envelopes:
+            by_topic[envelope.topic].append(envelope)
+        for topic, group in by_topic.items():
+            messages = [(envelope.key, envelope.value()) for envelope in group]
+            await self._send_with_retry(topic, messages, sum(e.events for e in group))
 
     async def _send_with_retry(
         self, topic: str, messages: list[tuple[bytes, bytes]], count: int
