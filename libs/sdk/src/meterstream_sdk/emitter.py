@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -67,7 +68,10 @@ class Emitter:
             max_envelope_bytes=DEFAULT_MAX_BYTES,
             on_flush_due=self._wake_flusher,
         )
-        self._routes = {spec.kind: (spec.name, spec.key_fields) for spec in TOPICS.event_topics}
+        self._routes = {
+            spec.kind: (spec.name, itemgetter(*spec.key_fields), len(spec.key_fields))
+            for spec in TOPICS.event_topics
+        }
         self._loop_thread: int | None = None
         self.collectors: list[Callable[[], list[tuple[str, dict[str, Any]]]]] = []
         """Called before each flush for events aggregated in-process (instrument points)."""
@@ -81,8 +85,9 @@ class Emitter:
         record["schema_version"] = 1
         if "time" not in record:
             record["time"] = datetime.now(UTC)
-        topic, key_fields = self._routes[kind]
-        key = "/".join([str(record.get(name, "")) for name in key_fields]).encode()
+        topic, key_values, width = self._routes[kind]
+        values = key_values(record)  # key fields are required strings in every contract
+        key = (values if width == 1 else "/".join(values)).encode()
         # Never block the loop thread itself: it is the one that makes room.
         may_block = threading.get_ident() != self._loop_thread
         self.buffer.put(topic, key, orjson.dumps(record), may_block=may_block)
