@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import random
 import uuid
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pytest
 
 from meterstream_contracts import decode_envelope, encode_event
+from meterstream_contracts.derived import InferenceRollup
+from meterstream_derivations.sketch import QuantileSketch
 from meterstream_warehouse import (
     TABLES,
     RejectedBatch,
@@ -18,6 +22,7 @@ from meterstream_warehouse import (
     table_for_kind,
 )
 from meterstream_warehouse.migrate import applied_migrations
+from meterstream_warehouse.queries import inference_windows
 from tests.helpers import ALL_KINDS, examples_for_project
 
 pytestmark = pytest.mark.clickhouse
@@ -144,3 +149,43 @@ def test_retention_can_be_changed_on_every_raw_table(any_warehouse: Warehouse) -
         params={"db": any_warehouse.database},
     )
     assert "toIntervalDay(7)" in rows[0]["q"] or "INTERVAL 7 DAY" in rows[0]["q"]
+
+
+def test_rollup_partials_merge_in_clickhouse_exactly_as_in_the_stream(
+    any_warehouse: Warehouse, project_name: str
+) -> None:
+    rng = random.Random(9)
+    window = datetime.now(UTC).replace(second=0, microsecond=0)
+    merged = QuantileSketch()
+    partials = []
+    for index in range(4):
+        sketch = QuantileSketch()
+        sketch.extend(rng.lognormvariate(6.5, 0.8) for _ in range(2_000))
+        merged.merge(sketch)
+        partials.append(
+            InferenceRollup(
+                project=project_name,
+                model="gpt-4o-mini",
+                window_start=window,
+                window_seconds=60,
+                partial_id=f"completions:{index}:0-1999",
+                count=sketch.count,
+                errors={"rate_limited": index},
+                input_tokens=1000 * index,
+                latency_bins=sketch.bins,
+            )
+        )
+    payload = b"\n".join(p.model_dump_json().encode() for p in partials)
+    any_warehouse.insert_json_rows("inference_rollup_partials", payload)
+    # A replay of one partial with other batch boundaries: it must not count twice.
+    any_warehouse.insert_json_rows(
+        "inference_rollup_partials", partials[1].model_dump_json().encode()
+    )
+    (row,) = inference_windows(any_warehouse, project=project_name, window_seconds=60)
+    assert row["calls"] == merged.count == 8_000
+    assert row["input_tokens"] == 6_000
+    assert row["errors"] == {"rate_limited": 6}
+    for q, column in ((0.5, "p50_latency_ms"), (0.95, "p95_latency_ms"), (0.99, "p99_latency_ms")):
+        expected = merged.quantile(q)
+        assert expected is not None
+        assert row[column] == pytest.approx(expected, rel=1e-12)

@@ -21,8 +21,11 @@ class Derived(BaseModel):
 class InferenceRollup(Derived):
     """Aggregates of completions per (project, model) and event-time window.
 
-    `partial` rows come from one partition of one worker; final rows merge them.
-    Sketches are serialized mergeable quantile sketches.
+    A partial summarises the completions of one slice of the input (`partial_id`
+    names it deterministically, e.g. topic:partition:first-last offsets), so a
+    replayed partial replaces itself instead of counting twice. Latency and TTFT
+    are quantile-sketch bins (index → count, see meterstream_derivations.sketch):
+    merging partials is adding bins, in the stream or in ClickHouse (sumMap).
     """
 
     kind: Literal["inference_rollup"] = "inference_rollup"
@@ -31,6 +34,7 @@ class InferenceRollup(Derived):
     window_start: datetime
     window_seconds: int = Field(gt=0)
     partial: bool = True
+    partial_id: str = Field(min_length=1, max_length=256)
     source_partition: int | None = None
     count: int = Field(ge=0)
     errors: dict[str, int] = Field(default_factory=dict)
@@ -38,8 +42,9 @@ class InferenceRollup(Derived):
     output_tokens: int = Field(0, ge=0)
     cached_tokens: int = Field(0, ge=0)
     cost_usd: float = Field(0.0, ge=0)
-    latency_sketch: bytes = b""
-    ttft_sketch: bytes = b""
+    sketch_relative_accuracy: float = Field(0.01, gt=0, lt=1)
+    latency_bins: dict[int, int] = Field(default_factory=dict)
+    ttft_bins: dict[int, int] = Field(default_factory=dict)
     decode_seconds: float = Field(0.0, ge=0)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from meterstream_derivations.sketch import quantile_sql
 from meterstream_warehouse.base import Warehouse
 from meterstream_warehouse.tables import EVENT_TABLES
 
@@ -53,3 +54,38 @@ def delete_training_run(warehouse: Warehouse, *, project: str, run_id: str) -> N
             " WHERE project = {project:String} AND run_id = {run_id:String}",
             params={"project": project, "run_id": run_id},
         )
+
+
+def inference_windows(
+    warehouse: Warehouse,
+    *,
+    project: str,
+    window_seconds: int,
+    since_minutes: int = 60,
+    quantiles: tuple[float, ...] = (0.5, 0.95, 0.99),
+) -> list[dict[str, Any]]:
+    """Rollup windows per model: partials merged (replays collapsed), quantiles from the bins."""
+    latency = ", ".join(
+        f"{quantile_sql('sumMap(latency_bins)', q)} AS p{round(q * 100)}_latency_ms"
+        for q in quantiles
+    )
+    return warehouse.query_rows(
+        f"""
+        SELECT
+            model,
+            window_start,
+            sum(count) AS calls,
+            sumMap(errors) AS errors,
+            sum(input_tokens) AS input_tokens,
+            sum(output_tokens) AS output_tokens,
+            sum(cost_usd) AS cost_usd,
+            {latency}
+        FROM inference_rollup_partials FINAL
+        WHERE project = {{project:String}}
+          AND window_seconds = {{window:UInt32}}
+          AND window_start >= now64(3) - toIntervalMinute({{minutes:UInt32}})
+        GROUP BY model, window_start
+        ORDER BY model, window_start
+        """,
+        params={"project": project, "window": window_seconds, "minutes": since_minutes},
+    )

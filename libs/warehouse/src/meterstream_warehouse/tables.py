@@ -32,7 +32,7 @@ _SPECS: Final = (
     TableSpec("metric_keys", "metric_key", "registry"),
     TableSpec("metric_definitions", "metric_definition", "registry"),
     TableSpec("training_runs", "training_run", "registry"),
-    TableSpec("inference_rollups", "inference_rollup", "derived"),
+    TableSpec("inference_rollup_partials", "inference_rollup", "derived"),
     TableSpec("training_history", "training_history", "derived"),
     TableSpec("dead_letters", "dead_letter", "derived"),
     TableSpec("alerts", "alert", "derived"),

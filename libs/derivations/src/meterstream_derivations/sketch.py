@@ -1,0 +1,103 @@
+"""A mergeable quantile sketch with relative error <= a (DDSketch's logarithmic mapping).
+
+A value x > 0 lands in bin ceil(log_g x), g = (1 + a) / (1 - a), whose
+representative 2 g^i / (g + 1) is within a of every value in the bin; zero (and
+anything below the smallest indexable value) has a bin of its own. The sketch
+is its bins, a map index → count, so merging is adding counts:
+
+- in the stream, `QuantileSketch.merge`;
+- in ClickHouse, `sumMap` on a `Map(Int32, UInt64)` column of an
+  AggregatingMergeTree (see `quantile_sql`).
+
+Both see the same bins and apply the same rank rule, so a quantile merged in
+the stream equals the one merged in ClickHouse.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+RELATIVE_ACCURACY: Final = 0.01
+ZERO_BIN: Final = -(2**31)
+"""The bin of zero and of values too small to index (Int32 minimum, so it sorts first)."""
+MIN_INDEXABLE: Final = 1e-9
+
+
+@dataclass
+class QuantileSketch:
+    relative_accuracy: float = RELATIVE_ACCURACY
+    bins: dict[int, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.relative_accuracy < 1:
+            raise ValueError("relative_accuracy must be in (0, 1)")
+        self.gamma = (1 + self.relative_accuracy) / (1 - self.relative_accuracy)
+        self._log_gamma = math.log(self.gamma)
+
+    @property
+    def count(self) -> int:
+        return sum(self.bins.values())
+
+    def index(self, value: float) -> int:
+        if value < 0 or not math.isfinite(value):
+            raise ValueError(f"the sketch takes finite values >= 0, got {value!r}")
+        if value < MIN_INDEXABLE:
+            return ZERO_BIN
+        return math.ceil(math.log(value) / self._log_gamma)
+
+    def add(self, value: float, count: int = 1) -> None:
+        key = self.index(value)
+        self.bins[key] = self.bins.get(key, 0) + count
+
+    def extend(self, values: Iterable[float]) -> None:
+        for value in values:
+            self.add(value)
+
+    def merge(self, other: QuantileSketch | Mapping[int, int]) -> None:
+        bins = other.bins if isinstance(other, QuantileSketch) else other
+        for key, count in bins.items():
+            self.bins[key] = self.bins.get(key, 0) + count
+
+    def value_of(self, key: int) -> float:
+        if key == ZERO_BIN:
+            return 0.0
+        return 2 * self.gamma**key / (self.gamma + 1)
+
+    def quantile(self, q: float) -> float | None:
+        """The q-quantile (0 ≤ q ≤ 1), within the relative accuracy; None when empty."""
+        if not 0 <= q <= 1:
+            raise ValueError("q must be within [0, 1]")
+        total = self.count
+        if total == 0:
+            return None
+        rank = q * (total - 1)
+        seen = 0
+        for key in sorted(self.bins):
+            seen += self.bins[key]
+            if seen > rank:
+                return self.value_of(key)
+        return self.value_of(max(self.bins))
+
+
+def quantile_sql(bins: str, q: float, *, relative_accuracy: float = RELATIVE_ACCURACY) -> str:
+    """A ClickHouse expression for the q-quantile of a `Map(Int32, UInt64)` expression.
+
+    `bins` is SQL (e.g. `sumMap(latency_bins)`); q and the accuracy are numbers
+    formatted here, never user input. Same bins, same rank rule as `quantile()`.
+    """
+    if not 0 <= q <= 1 or not 0 < relative_accuracy < 1:
+        raise ValueError("q must be in [0, 1] and relative_accuracy in (0, 1)")
+    gamma = (1 + relative_accuracy) / (1 - relative_accuracy)
+    keys = f"arraySort(mapKeys({bins}))"
+    counts = f"arrayMap(k -> ({bins})[k], {keys})"
+    cumulative = f"arrayCumSum({counts})"
+    rank = f"{q!r} * (arraySum({counts}) - 1)"
+    position = f"arrayFirstIndex(c -> c > {rank}, {cumulative})"
+    key = f"{keys}[{position}]"
+    return (
+        f"if(empty(mapKeys({bins})), NULL, if({key} = {ZERO_BIN}, 0.,"
+        f" 2 * pow({gamma!r}, {key}) / ({gamma!r} + 1)))"
+    )
