@@ -1,0 +1,1 @@
+"""faust-streaming workers: raw topics in, derived topics out."""

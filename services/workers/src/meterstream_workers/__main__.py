@@ -1,0 +1,3 @@
+from meterstream_workers.main import main
+
+main()

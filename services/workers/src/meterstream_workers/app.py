@@ -1,0 +1,57 @@
+"""The faust app: agents over raw topics publishing derived topics (wiring only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from meterstream_contracts import TOPICS, MessageOrigin
+from meterstream_contracts.envelope import VALIDATED_HEADER, VALIDATED_HEADER_VALUE
+from meterstream_kafka import KafkaConfig
+from meterstream_pricing import default_registry
+from meterstream_workers.config import WorkerConfig
+from meterstream_workers.rollups import partials_for_message
+
+
+def create_app(config: WorkerConfig, kafka: KafkaConfig) -> faust.App:
+    brokers = ";".join(f"kafka://{host}" for host in kafka.bootstrap_servers.split(","))
+    app = faust.App(
+        config.app_id,
+        broker=brokers,
+        store="memory://",
+        datadir=config.data_dir,
+        web_enabled=False,
+        topic_allow_declare=True,  # faust's own internal topics; ours come from the catalogue
+        broker_session_timeout=config.session_timeout_s,
+        broker_heartbeat_interval=config.session_timeout_s / 3,
+        consumer_auto_offset_reset="earliest",
+    )
+    completions = TOPICS.for_kind("completion")
+    rollups = TOPICS.by_name("meterstream.derived.inference_rollups")
+    source = app.topic(completions.name, value_serializer="raw", key_serializer="raw")
+    sink = app.topic(rollups.name, value_serializer="raw", key_serializer="raw")
+    pricing = default_registry()
+    headers = {VALIDATED_HEADER: VALIDATED_HEADER_VALUE}
+
+    @app.agent(source)
+    async def inference_rollups(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            origin = MessageOrigin(
+                message.topic, message.partition, message.offset, int(message.timestamp * 1000)
+            )
+            for partial in partials_for_message(
+                event.value or b"", origin=origin, windows=config.window_seconds, pricing=pricing
+            ):
+                await sink.send(
+                    key=rollups.key_of(partial),
+                    value=partial.model_dump_json().encode(),
+                    headers=headers,
+                )
+
+    @app.timer(interval=5.0, on_leader=False)  # type: ignore[untyped-decorator]
+    async def heartbeat() -> None:
+        print("workers ready", flush=True)
+
+    return app
