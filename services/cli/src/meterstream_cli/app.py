@@ -22,12 +22,14 @@ app = typer.Typer(
 schemas_app = typer.Typer(help="Event contracts as JSON Schema.")
 sink_app = typer.Typer(help="The ClickHouse sink service.")
 gateway_app = typer.Typer(help="The HTTP ingest gateway and OTLP receiver.")
+workers_app = typer.Typer(help="The faust stream workers (derived streams).")
 app.add_typer(broker_app, name="broker")
 app.add_typer(topics_app, name="topics")
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(sink_app, name="sink")
 app.add_typer(gateway_app, name="gateway")
+app.add_typer(workers_app, name="workers")
 console = Console()
 
 
@@ -52,6 +54,14 @@ def sink_run() -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     asyncio.run(run_sink(SinkConfig(), KafkaConfig(), WarehouseConfig()))
+
+
+@workers_app.command("run")
+def workers_run() -> None:
+    """Run the rollup workers until SIGTERM (settings: MS_WORKER_*, MS_KAFKA_*)."""
+    from meterstream_workers.main import main as run_workers
+
+    run_workers()
 
 
 @gateway_app.command("run")

@@ -34,7 +34,7 @@ from meterstream_kafka import (
 from meterstream_sdk import AsyncClient
 from meterstream_sink.config import SinkConfig
 from meterstream_warehouse import WarehouseConfig, open_warehouse
-from meterstream_warehouse.queries import latency_by_model, row_counts
+from meterstream_warehouse.queries import inference_windows, latency_by_model, row_counts
 
 TICK_S = 0.1
 
@@ -128,6 +128,22 @@ async def start_group_at_log_end(kafka: KafkaConfig, group_id: str) -> None:
     await commit_group_offsets(kafka, group_id, await end_offsets(kafka, [s.name for s in TOPICS]))
 
 
+def start_workers(kafka: KafkaConfig, state_dir: Path) -> tuple[ServiceProcess, str]:
+    """The rollup workers as their own process, as a new consumer group at the log end."""
+    app_id = f"meterstream-workers-demo-{int(time.time())}"
+    asyncio.run(
+        commit_group_offsets(
+            kafka, app_id, asyncio.run(end_offsets(kafka, [TOPICS.for_kind("completion").name]))
+        )
+    )
+    process = ServiceProcess(
+        "meterstream_workers",
+        log_path=state_dir / "logs" / "workers.log",
+        env={"MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "MS_WORKER_APP_ID": app_id},
+    )
+    return process, app_id
+
+
 def start_gateway(kafka: KafkaConfig, state_dir: Path) -> tuple[ServiceProcess, DemoDoors]:
     """The gateway as its own process, with a fresh API key for the demo project."""
     with socket.socket() as probe:
@@ -156,9 +172,11 @@ def start_gateway(kafka: KafkaConfig, state_dir: Path) -> tuple[ServiceProcess, 
     raise TimeoutError(f"the gateway did not answer:\n{process.tail()}")
 
 
-async def wait_until_stored(kafka: KafkaConfig, group_id: str, *, within_s: float) -> int:
-    """Wait until the sink has committed every raw message; returns the lag left."""
-    topics = [spec.name for spec in TOPICS.event_topics]
+async def wait_until_stored(
+    kafka: KafkaConfig, group_id: str, *, within_s: float, topics: list[str] | None = None
+) -> int:
+    """Wait until `group_id` has committed every message of `topics`; returns the lag left."""
+    topics = topics or [spec.name for spec in TOPICS.event_topics]
     deadline = time.monotonic() + within_s
     lag = -1
     while time.monotonic() < deadline:
@@ -209,10 +227,14 @@ def run_demo(
             log_path=state_dir / "logs" / "sink.log",
             env={"MS_SINK_MAX_BATCH_SECONDS": "0.5", "MS_SINK_GROUP_ID": sink_config.group_id},
         )
+    workers = start_workers(kafka, state_dir) if run_sink else None
     try:
         if sink is not None:
             sink.wait_for_line("sink ready", timeout=120)
             console.print(f"sink running (pid {sink.pid}), log: {sink.log_path}")
+        if workers is not None:
+            workers[0].wait_for_line("workers ready", timeout=120)
+            console.print(f"rollup workers running (pid {workers[0].pid})")
         with Progress(
             TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn(), console=console
         ) as progress:
@@ -222,24 +244,39 @@ def run_demo(
             f" ({tally.messages:,} acknowledged), and {tally.invalid} invalid events"
             " straight to Kafka (for the dead-letter topic)"
         )
-        lag = asyncio.run(wait_until_stored(kafka, sink_config.group_id, within_s=120))
+        if workers is not None:
+            completions = [TOPICS.for_kind("completion").name]
+            asyncio.run(wait_until_stored(kafka, workers[1], within_s=120, topics=completions))
+        everything = [spec.name for spec in TOPICS]
+        lag = asyncio.run(
+            wait_until_stored(kafka, sink_config.group_id, within_s=120, topics=everything)
+        )
         if lag:
             console.print(f"[red]sink still {lag} messages behind[/]")
     finally:
         gateway.stop()
+        if workers is not None:
+            workers[0].stop()
         code = sink.stop() if sink is not None else 0
     if sink is not None:
         console.print(f"sink stopped (exit {code})")
-    warehouse = open_warehouse(warehouse_config)
-    try:
-        print_results(console, row_counts(warehouse), latency_by_model(warehouse, minutes=60))
-        empty = [name for name, count in row_counts(warehouse).items() if count == 0]
-    finally:
-        warehouse.close()
+    empty = report_landed(console, warehouse_config)
     if empty:
         console.print(f"[red]no rows in {', '.join(empty)}[/]")
         return 1
     return 0 if lag == 0 and code == 0 else 1
+
+
+def report_landed(console: Console, warehouse_config: WarehouseConfig) -> list[str]:
+    """Print rows per table, latency per model and the workers' rollups; return empty tables."""
+    warehouse = open_warehouse(warehouse_config)
+    try:
+        counts = row_counts(warehouse)
+        print_results(console, counts, latency_by_model(warehouse, minutes=60))
+        print_rollups(console, inference_windows(warehouse, project="demo-chat", window_seconds=60))
+    finally:
+        warehouse.close()
+    return [name for name, count in counts.items() if count == 0]
 
 
 def print_results(
@@ -258,3 +295,18 @@ def print_results(
     for row in latency:
         percentiles.add_row(*(str(row[column]) for column in columns))
     console.print(percentiles)
+
+
+def print_rollups(console: Console, windows: list[dict[str, object]]) -> None:
+    """The last few 1-minute windows per model, from the workers' merged rollup partials."""
+    table = Table(title="1-minute rollups from the stream workers (partials merged in ClickHouse)")
+    columns = ("model", "window_start", "calls", "errors", "p50_latency_ms", "p99_latency_ms")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("model", "window_start") else "right")
+    for row in windows[-6:]:
+        cells = []
+        for column in columns:
+            value = row[column]
+            cells.append(f"{value:.1f}" if isinstance(value, float) else str(value))
+        table.add_row(*cells)
+    console.print(table)
