@@ -63,5 +63,14 @@ def test_demo_fills_every_table_and_keeps_invalid_events_out(
         assert all(count > 0 for count in row_counts(warehouse).values()), row_counts(warehouse)
         bad = warehouse.query_rows("SELECT count() AS n FROM raw_completions WHERE latency_ms < 0")
         assert bad[0]["n"] == 0
+        # The workers' rollups, merged in ClickHouse, count exactly the stored completions.
+        stored = warehouse.query_rows("SELECT count() AS n FROM raw_completions FINAL")[0]["n"]
+        for window in (10, 60):
+            rolled = warehouse.query_rows(
+                "SELECT sum(count) AS n FROM inference_rollup_partials FINAL"
+                " WHERE window_seconds = {w:UInt32}",
+                params={"w": window},
+            )[0]["n"]
+            assert rolled == stored, (window, rolled, stored)
     finally:
         warehouse.close()
