@@ -29,6 +29,7 @@ bench: install
 	$(RUN) python -m benchmarks.bench_codec
 	$(RUN) python -m benchmarks.bench_sink
 	$(RUN) python -m benchmarks.bench_producers
+	$(RUN) python -m benchmarks.bench_workers
 
 schemas: install
 	$(RUN) meterstream schemas export --out schemas

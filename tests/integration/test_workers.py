@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from meterstream_cli.processes import ServiceProcess
-from meterstream_contracts import TOPICS, Completion, Event
+from meterstream_contracts import TOPICS, Completion, Event, split_envelope
 from meterstream_contracts.derived import InferenceRollup
 from meterstream_derivations.inference import build_partials
 from meterstream_derivations.sketch import QuantileSketch
@@ -90,7 +90,9 @@ def test_partials_equal_a_recomputation_across_a_worker_sigkill(
             expected[(p.model, window, p.window_start)] = (p.count, p.input_tokens, p.latency_bins)
 
     def mine(values: list[bytes]) -> list[InferenceRollup]:
-        found = [InferenceRollup.model_validate_json(v) for v in values]
+        found = [
+            InferenceRollup.model_validate_json(line) for v in values for line in split_envelope(v)
+        ]
         return [p for p in found if p.project == project_name]
 
     app_id = f"workers-{uuid.uuid4().hex[:8]}"

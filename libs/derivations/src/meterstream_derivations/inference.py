@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 from meterstream_contracts import Completion
 from meterstream_contracts.derived import InferenceRollup
 from meterstream_derivations.sketch import RELATIVE_ACCURACY, QuantileSketch
-from meterstream_pricing import PricingRegistry, UnknownModelPrice, Usage
+from meterstream_pricing import ModelPrice, PricingRegistry, UnknownModelPrice, Usage
 
 
 def window_start(at: datetime, window_seconds: int) -> datetime:
@@ -44,17 +45,72 @@ class PartialsResult:
     """(provider, model) → completions with no registered price (cost counted as 0)."""
 
 
-def completion_cost(completion: Completion, pricing: PricingRegistry) -> float:
-    """USD for one completion at its event time; UnknownModelPrice when none is registered."""
-    usage = Usage(
-        input_tokens=completion.input_tokens,
-        output_tokens=completion.output_tokens,
-        cached_input_tokens=completion.cached_tokens,
-    )
-    cost, _ = pricing.cost(
-        usage, provider=completion.provider or "", model=completion.model, at=completion.time
-    )
-    return cost
+@dataclass(frozen=True, slots=True)
+class Call:
+    """The fields of a completion that rollups use (from a model or a trusted JSON record)."""
+
+    project: str
+    model: str
+    provider: str
+    time: datetime
+    status: str
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    latency_ms: float
+    ttft_ms: float | None
+
+    @classmethod
+    def of(cls, completion: Completion) -> Call:
+        return cls(
+            completion.project,
+            completion.model,
+            completion.provider or "",
+            completion.time,
+            completion.status,
+            completion.input_tokens,
+            completion.output_tokens,
+            completion.cached_tokens,
+            completion.latency_ms,
+            completion.ttft_ms,
+        )
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Call:
+        """From an event a validating producer wrote (the envelope carried ms-validated)."""
+        return cls(
+            record["project"],
+            record["model"],
+            record.get("provider") or "",
+            datetime.fromisoformat(record["time"]),
+            record.get("status", "ok"),
+            record.get("input_tokens", 0),
+            record.get("output_tokens", 0),
+            record.get("cached_tokens", 0),
+            float(record["latency_ms"]),
+            record.get("ttft_ms"),
+        )
+
+
+class _Prices:
+    """Price lookups cached per (provider, model, day): one registry search per day."""
+
+    def __init__(self, pricing: PricingRegistry) -> None:
+        self._pricing = pricing
+        self._cache: dict[tuple[str, str, date], ModelPrice | None] = {}
+
+    def cost(self, call: Call) -> float | None:
+        key = (call.provider, call.model, call.time.date())
+        if key not in self._cache:
+            try:
+                self._cache[key] = self._pricing.price_at(call.provider, call.model, call.time)
+            except UnknownModelPrice:
+                self._cache[key] = None
+        price = self._cache[key]
+        if price is None:
+            return None
+        usage = Usage(call.input_tokens, call.output_tokens, call.cached_tokens)
+        return price.cost_usd(usage)
 
 
 def build_partials(
@@ -64,35 +120,65 @@ def build_partials(
     partial_id: str,
     pricing: PricingRegistry,
 ) -> PartialsResult:
-    windows: dict[tuple[str, str, datetime], _Window] = {}
+    return build_partials_from_calls(
+        [Call.of(c) for c in completions],
+        window_seconds=window_seconds,
+        partial_id=partial_id,
+        pricing=pricing,
+    )
+
+
+def build_partials_from_calls(
+    calls: Iterable[Call],
+    *,
+    window_seconds: int | tuple[int, ...],
+    partial_id: str,
+    pricing: PricingRegistry,
+) -> PartialsResult:
+    """Partials for one or several window lengths in one pass over the calls.
+
+    Per call, the price, the sketch bins and the epoch second are worked out
+    once and then added to each window length's bucket.
+    """
+    lengths = (window_seconds,) if isinstance(window_seconds, int) else window_seconds
+    prices = _Prices(pricing)
+    probe = QuantileSketch()
+    windows: dict[tuple[str, str, int, int], _Window] = {}
     unpriced: dict[tuple[str, str], int] = {}
-    for completion in completions:
-        key = (completion.project, completion.model, window_start(completion.time, window_seconds))
-        window = windows.get(key)
-        if window is None:
-            window = windows[key] = _Window()
-        window.count += 1
-        if completion.status != "ok":
-            window.errors[completion.status] = window.errors.get(completion.status, 0) + 1
-        window.input_tokens += completion.input_tokens
-        window.output_tokens += completion.output_tokens
-        window.cached_tokens += completion.cached_tokens
-        try:
-            window.cost_usd += completion_cost(completion, pricing)
-        except UnknownModelPrice:
-            ident = (completion.provider or "", completion.model)
-            unpriced[ident] = unpriced.get(ident, 0) + 1
-        window.latency.add(completion.latency_ms)
-        if completion.ttft_ms is not None:
-            window.ttft.add(completion.ttft_ms)
-            if completion.status == "ok":
-                window.decode_seconds += (completion.latency_ms - completion.ttft_ms) / 1000
+    for call in calls:
+        cost = prices.cost(call)
+        if cost is None:
+            ident = (call.provider, call.model)
+            unpriced[ident] = unpriced.get(ident, 0) + 1 * len(lengths)
+        latency_bin = probe.index(call.latency_ms)
+        ttft_bin = None if call.ttft_ms is None else probe.index(call.ttft_ms)
+        epoch = int(call.time.timestamp())
+        for length in lengths:
+            key = (call.project, call.model, length, epoch - epoch % length)
+            window = windows.get(key)
+            if window is None:
+                window = windows[key] = _Window()
+            window.count += 1
+            if call.status != "ok":
+                window.errors[call.status] = window.errors.get(call.status, 0) + 1
+            window.input_tokens += call.input_tokens
+            window.output_tokens += call.output_tokens
+            window.cached_tokens += call.cached_tokens
+            if cost is not None:
+                window.cost_usd += cost
+            bins = window.latency.bins
+            bins[latency_bin] = bins.get(latency_bin, 0) + 1
+            if ttft_bin is not None and call.ttft_ms is not None:
+                bins = window.ttft.bins
+                bins[ttft_bin] = bins.get(ttft_bin, 0) + 1
+                if call.status == "ok":
+                    window.decode_seconds += (call.latency_ms - call.ttft_ms) / 1000
     partials = [
         InferenceRollup(
             project=project,
             model=model,
-            window_start=start,
-            window_seconds=window_seconds,
+            window_start=datetime.fromtimestamp(start, UTC),
+            window_seconds=length,
             partial_id=partial_id,
             count=window.count,
             errors=window.errors,
@@ -105,6 +191,8 @@ def build_partials(
             ttft_bins=window.ttft.bins,
             decode_seconds=window.decode_seconds,
         )
-        for (project, model, start), window in sorted(windows.items())
+        for (project, model, length, start), window in sorted(windows.items())
     ]
+    for ident in unpriced:
+        unpriced[ident] //= len(lengths)
     return PartialsResult(partials, unpriced)

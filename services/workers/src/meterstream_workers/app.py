@@ -14,6 +14,11 @@ from meterstream_workers.config import WorkerConfig
 from meterstream_workers.rollups import partials_for_message
 
 
+def _is_validated(headers: Any) -> bool:
+    pairs = headers.items() if hasattr(headers, "items") else headers or ()
+    return any(key == VALIDATED_HEADER and value == VALIDATED_HEADER_VALUE for key, value in pairs)
+
+
 def create_app(config: WorkerConfig, kafka: KafkaConfig) -> faust.App:
     brokers = ";".join(f"kafka://{host}" for host in kafka.bootstrap_servers.split(","))
     app = faust.App(
@@ -41,16 +46,23 @@ def create_app(config: WorkerConfig, kafka: KafkaConfig) -> faust.App:
             origin = MessageOrigin(
                 message.topic, message.partition, message.offset, int(message.timestamp * 1000)
             )
-            for partial in partials_for_message(
-                event.value or b"", origin=origin, windows=config.window_seconds, pricing=pricing
-            ):
-                await sink.send(
-                    key=rollups.key_of(partial),
-                    value=partial.model_dump_json().encode(),
-                    headers=headers,
+            partials = partials_for_message(
+                event.value or b"",
+                origin=origin,
+                validated=_is_validated(event.headers),
+                windows=config.window_seconds,
+                pricing=pricing,
+            )
+            # One envelope per key: a few messages per input message, not one per partial.
+            by_key: dict[bytes, list[bytes]] = {}
+            for partial in partials:
+                by_key.setdefault(rollups.key_of(partial), []).append(
+                    partial.model_dump_json().encode()
                 )
+            for key, lines in by_key.items():
+                await sink.send(key=key, value=b"\n".join(lines), headers=headers)
 
-    @app.timer(interval=5.0, on_leader=False)  # type: ignore[untyped-decorator]
+    @app.timer(interval=1.0, on_leader=False)  # type: ignore[untyped-decorator]
     async def heartbeat() -> None:
         print("workers ready", flush=True)
 

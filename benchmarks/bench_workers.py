@@ -1,0 +1,192 @@
+"""Worker benchmark: events/s per process, start-to-ready, window end → derived row, peak RSS.
+
+The rollup worker runs as a real process against the local Apache Kafka broker
+(or MS_KAFKA_BOOTSTRAP_SERVERS). Phase 1 pre-loads validated envelopes of 200
+completions and times the worker draining them. Phase 2 produces at a steady
+rate with live event times and measures, per 10-second window, the delay from
+the window's end to the last partial for it appearing on the derived topic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from benchmarks.bench_sink import completion_lines, peak_rss_mb
+from meterstream_cli.processes import ServiceProcess
+from meterstream_contracts import TOPICS, split_envelope
+from meterstream_contracts.derived import InferenceRollup
+from meterstream_kafka import (
+    KafkaConfig,
+    LocalBroker,
+    apply_topics,
+    commit_group_offsets,
+    end_offsets,
+    find_broker_script,
+    group_lag,
+    make_producer,
+    send_messages,
+)
+
+COMPLETIONS = TOPICS.for_kind("completion").name
+ROLLUPS = "meterstream.derived.inference_rollups"
+PER_ENVELOPE = 200
+
+
+async def send_envelopes(kafka: KafkaConfig, project: str, batches: list[list[bytes]]) -> None:
+    """Each batch of lines as envelopes of PER_ENVELOPE, marked validated."""
+    producer = make_producer(kafka)
+    await producer.start()
+    try:
+        for lines in batches:
+            messages = [
+                (f"{project}/{i}".encode(), b"\n".join(lines[i : i + PER_ENVELOPE]))
+                for i in range(0, len(lines), PER_ENVELOPE)
+            ]
+            await send_messages(producer, COMPLETIONS, messages, validated=True)
+    finally:
+        await producer.stop()
+
+
+async def produce_steady(kafka: KafkaConfig, project: str, rate: int, seconds: float) -> None:
+    producer = make_producer(kafka)
+    await producer.start()
+    started = time.monotonic()
+    tick = 0
+    try:
+        while time.monotonic() - started < seconds:
+            lines = completion_lines(project, rate // 10, now=datetime.now(UTC))
+            messages = [
+                (f"{project}/{i}".encode(), b"\n".join(lines[i : i + PER_ENVELOPE]))
+                for i in range(0, len(lines), PER_ENVELOPE)
+            ]
+            await send_messages(producer, COMPLETIONS, messages, validated=True)
+            tick += 1
+            await asyncio.sleep(max(0.0, started + tick * 0.1 - time.monotonic()))
+    finally:
+        await producer.stop()
+
+
+async def partial_span(
+    kafka: KafkaConfig, start: dict[TopicPartition, int], project: str
+) -> tuple[float, float]:
+    """(first, last) timestamps in seconds of `project`'s partials on the derived topic."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    stamps: list[float] = []
+    try:
+        consumer.assign(list(start))
+        for partition, offset in start.items():
+            consumer.seek(partition, offset)
+        ends = await consumer.end_offsets(list(start))
+        while any([await consumer.position(p) < ends[p] for p in start]):
+            batches = await consumer.getmany(timeout_ms=500)
+            for messages in batches.values():
+                for message in messages:
+                    if f'"project":"{project}"'.encode() in (message.value or b""):
+                        stamps.append(message.timestamp / 1000)
+    finally:
+        await consumer.stop()
+    return min(stamps), max(stamps)
+
+
+async def window_delays(
+    kafka: KafkaConfig,
+    start: dict[TopicPartition, int],
+    project: str,
+    within_s: float,
+) -> list[float]:
+    """Per 10 s window of `project`: seconds from window end to its last partial's timestamp."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    last_seen: dict[tuple[str, datetime], float] = {}
+    try:
+        consumer.assign(list(start))
+        for partition, offset in start.items():
+            consumer.seek(partition, offset)
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            for messages in batches.values():
+                for message in messages:
+                    for line in split_envelope(message.value or b""):
+                        partial = InferenceRollup.model_validate_json(line)
+                        if partial.project != project or partial.window_seconds != 10:
+                            continue
+                        key = (partial.model, partial.window_start)
+                        last_seen[key] = max(last_seen.get(key, 0.0), message.timestamp / 1000)
+    finally:
+        await consumer.stop()
+    return sorted(seen - (start_.timestamp() + 10) for (_, start_), seen in last_seen.items())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=400_000)
+    parser.add_argument("--rate", type=int, default=20_000)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    kafka = KafkaConfig()
+    if "MS_KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
+        kafka = KafkaConfig(bootstrap_servers=LocalBroker(find_broker_script()).start())
+    asyncio.run(apply_topics(kafka, TOPICS))
+    app_id = f"bench-workers-{uuid.uuid4().hex[:8]}"
+    asyncio.run(commit_group_offsets(kafka, app_id, asyncio.run(end_offsets(kafka, [COMPLETIONS]))))
+    bulk = f"bench-bulk-{app_id}"
+    lines = completion_lines(bulk, args.events, now=datetime.now(UTC))
+    asyncio.run(send_envelopes(kafka, bulk, [lines]))
+    del lines
+    bulk_start = asyncio.run(end_offsets(kafka, [ROLLUPS]))
+    folder = Path(tempfile.mkdtemp(prefix="ms-bench-workers-"))
+    launched = time.perf_counter()
+    worker = ServiceProcess(
+        "meterstream_workers",
+        log_path=folder / "workers.log",
+        env={"MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "MS_WORKER_APP_ID": app_id},
+    )
+    try:
+        worker.wait_for_line("workers ready", timeout=120)
+        ready_s = time.perf_counter() - launched
+        while sum(asyncio.run(group_lag(kafka, group_id=app_id, topics=[COMPLETIONS])).values()):
+            time.sleep(0.2)
+        # The span between the first and the last partial of the pre-loaded events,
+        # from the derived topic's own timestamps: group join and commit timing excluded.
+        first, last = asyncio.run(partial_span(kafka, bulk_start, bulk))
+        drain_s = last - first
+        drained_events = args.events
+        steady = f"bench-rate-{app_id}"
+        derived_start = asyncio.run(end_offsets(kafka, [ROLLUPS]))
+        asyncio.run(produce_steady(kafka, steady, args.rate, args.seconds))
+        delays = asyncio.run(window_delays(kafka, derived_start, steady, within_s=15))
+        rss = peak_rss_mb(worker.pid)
+    finally:
+        worker.stop()
+    full = delays[1:-1] or delays  # the first and last windows are only partly produced
+    print(f"worker start to ready: {ready_s:.1f} s (process start, group join, first timer)")
+    print(
+        f"worker drain: {drained_events:,} events in {drain_s:.2f} s ="
+        f" {drained_events / drain_s:,.0f} events/s per process (envelopes of {PER_ENVELOPE})"
+    )
+    if full:
+        p50 = full[len(full) // 2]
+        p99 = full[min(len(full) - 1, int(len(full) * 0.99))]
+        # Partials are published as events arrive, so a window's last partial usually lands
+        # before the window closes: a negative delay means "complete when the window ended".
+        print(
+            f"window end → last partial on the derived topic at {args.rate:,} events/s:"
+            f" p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms over {len(full)} windows"
+            " (negative: complete before the window closed)"
+        )
+    print(f"worker peak RSS: {rss:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Both reading paths give the same partials; a lying header falls back safely. No I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from meterstream_contracts import Completion, MessageOrigin, pack_envelope
+from meterstream_pricing import default_registry
+from meterstream_workers.rollups import calls_of, partials_for_message
+
+ORIGIN = MessageOrigin("meterstream.raw.completions", 3, 41, 1_763_632_800_000)
+T0 = datetime(2026, 11, 20, 10, tzinfo=UTC)
+
+
+def envelope() -> bytes:
+    return pack_envelope(
+        [
+            Completion(
+                project="p",
+                model=("gpt-4o", "gpt-4o-mini")[i % 2],
+                provider="openai",
+                time=T0 + timedelta(seconds=i),
+                started_at=T0,
+                latency_ms=100.0 + i,
+                ttft_ms=20.0,
+                input_tokens=i,
+                status="error" if i % 5 == 0 else "ok",
+            )
+            for i in range(50)
+        ]
+    )
+
+
+def test_trusted_and_careful_paths_give_identical_partials() -> None:
+    value = envelope()
+    fast = partials_for_message(
+        value, origin=ORIGIN, validated=True, windows=(10, 60), pricing=default_registry()
+    )
+    careful = partials_for_message(
+        value, origin=ORIGIN, validated=False, windows=(10, 60), pricing=default_registry()
+    )
+    assert fast == careful
+    assert {p.partial_id for p in fast} == {"3:41"}
+    assert sum(p.count for p in fast if p.window_seconds == 60) == 50
+
+
+def test_a_header_that_lies_falls_back_to_validation() -> None:
+    value = envelope() + b'\n{"kind":"completion","project":"p","latency_ms":-1}'
+    calls = calls_of(value, origin=ORIGIN, validated=True)
+    assert len(calls) == 50  # the broken line is dropped by the contract, the rest kept
