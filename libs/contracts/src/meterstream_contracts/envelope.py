@@ -198,13 +198,3 @@ def _chunk_by_bytes(lines: Sequence[bytes], max_bytes: int) -> list[bytes]:
     if current:
         values.append(b"\n".join(current))
     return values
-
-
-def peek_kind(line: bytes) -> str | None:
-    """The `kind` field of an encoded event, or None when it has none or is not JSON."""
-    try:
-        parsed = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-    kind = parsed.get("kind") if isinstance(parsed, dict) else None
-    return kind if isinstance(kind, str) else None

@@ -32,7 +32,7 @@ from meterstream_sdk.emitter import DeliveryErrorCallback, Emitter
 from meterstream_sdk.errors import InvalidValue, ProtectedKey
 from meterstream_sdk.instruments import Instrument, InstrumentRecorder, InstrumentType
 from meterstream_sdk.keys import KeyCategory, KeyInfo, KeyRegistry, Scoring, ValueKind
-from meterstream_sdk.registry_feed import KafkaKeyFeed, apply_envelope
+from meterstream_sdk.registry_feed import KafkaKeyFeed
 from meterstream_sdk.training import Run
 from meterstream_sdk.transport import HttpTransport, KafkaTransport, Transport
 
@@ -526,4 +526,4 @@ class Client(_Api):
         self.close()
 
 
-__all__ = ["AsyncClient", "Client", "apply_envelope"]
+__all__ = ["AsyncClient", "Client"]
