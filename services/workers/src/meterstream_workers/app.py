@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -21,6 +22,7 @@ def _is_validated(headers: Any) -> bool:
 
 def create_app(config: WorkerConfig, kafka: KafkaConfig) -> faust.App:
     brokers = ";".join(f"kafka://{host}" for host in kafka.bootstrap_servers.split(","))
+    Path(config.data_dir).mkdir(parents=True, exist_ok=True)  # faust creates only the last level
     app = faust.App(
         config.app_id,
         broker=brokers,
