@@ -25,8 +25,8 @@ from meterstream_warehouse.chdb_backend import ChdbWarehouse
 REPO = Path(__file__).resolve().parents[1]
 KAFKA_IMAGE = "apache/kafka:4.1.1"
 TEST_BROKER = (
-    ("MS_KAFKA_PORT", "29092"),
-    ("MS_KAFKA_CONTROLLER_PORT", "29093"),
+    ("MS_KAFKA_PORT", "29192"),
+    ("MS_KAFKA_CONTROLLER_PORT", "29193"),
     ("MS_KAFKA_DATA", str(REPO / "infra" / "kafka" / "data-test")),
 )
 CLICKHOUSE_IMAGE = "clickhouse/clickhouse-server:25.8"
