@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import orjson
 
+from benchmarks.proc import cpu_seconds, peak_rss_mb
 from meterstream_cli.processes import ServiceProcess
 from meterstream_contracts import TOPICS
 from meterstream_gateway.auth import hash_key
@@ -27,19 +28,6 @@ from meterstream_kafka import KafkaConfig, LocalBroker, apply_topics, find_broke
 from meterstream_sdk import AsyncClient, Client, SdkConfig
 
 KEY = "bench-key"
-
-
-def peak_rss_mb(pid: int | None = None) -> float:
-    path = Path(f"/proc/{pid or os.getpid()}/status")
-    for line in path.read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def bench_sdk(kafka: KafkaConfig, calls: int) -> dict[str, float]:

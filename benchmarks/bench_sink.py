@@ -20,6 +20,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.proc import cpu_seconds, peak_rss_mb
 from meterstream_cli.processes import ServiceProcess
 from meterstream_contracts import TOPICS
 from meterstream_kafka import (
@@ -118,18 +119,6 @@ def produce_at_rate(bootstrap: str, project: str, rate: int, seconds: float) -> 
             await producer.stop()
 
     asyncio.run(run())
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def wait_drained(kafka: KafkaConfig, group: str, sink: ServiceProcess) -> None:

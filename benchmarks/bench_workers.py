@@ -20,7 +20,8 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from benchmarks.bench_sink import completion_lines, peak_rss_mb
+from benchmarks.bench_sink import completion_lines
+from benchmarks.proc import peak_rss_mb
 from meterstream_cli.processes import ServiceProcess
 from meterstream_contracts import TOPICS, split_envelope
 from meterstream_contracts.derived import InferenceRollup

@@ -7,24 +7,13 @@ import time
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from meterstream_kafka import KafkaConfig, commit_group_offsets
 from meterstream_kafka import end_offsets as kafka_end_offsets
 
 
 async def end_offsets(config: KafkaConfig, topic: str) -> dict[TopicPartition, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=config.bootstrap_servers)
-    consumer = AIOKafkaConsumer(bootstrap_servers=config.bootstrap_servers)
-    await admin.start()
-    await consumer.start()
-    try:
-        (described,) = await admin.describe_topics([topic])
-        partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-        return dict(await consumer.end_offsets(partitions))
-    finally:
-        await consumer.stop()
-        await admin.close()
+    return await kafka_end_offsets(config, [topic])
 
 
 async def read_from(

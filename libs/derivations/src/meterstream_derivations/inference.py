@@ -149,7 +149,7 @@ def build_partials_from_calls(
         cost = prices.cost(call)
         if cost is None:
             ident = (call.provider, call.model)
-            unpriced[ident] = unpriced.get(ident, 0) + 1 * len(lengths)
+            unpriced[ident] = unpriced.get(ident, 0) + 1
         latency_bin = probe.index(call.latency_ms)
         ttft_bin = None if call.ttft_ms is None else probe.index(call.ttft_ms)
         epoch = int(call.time.timestamp())
@@ -166,11 +166,9 @@ def build_partials_from_calls(
             window.cached_tokens += call.cached_tokens
             if cost is not None:
                 window.cost_usd += cost
-            bins = window.latency.bins
-            bins[latency_bin] = bins.get(latency_bin, 0) + 1
+            window.latency.add_to_bin(latency_bin)
             if ttft_bin is not None and call.ttft_ms is not None:
-                bins = window.ttft.bins
-                bins[ttft_bin] = bins.get(ttft_bin, 0) + 1
+                window.ttft.add_to_bin(ttft_bin)
                 if call.status == "ok":
                     window.decode_seconds += (call.latency_ms - call.ttft_ms) / 1000
     partials = [
@@ -193,6 +191,4 @@ def build_partials_from_calls(
         )
         for (project, model, length, start), window in sorted(windows.items())
     ]
-    for ident in unpriced:
-        unpriced[ident] //= len(lengths)
     return PartialsResult(partials, unpriced)

@@ -49,7 +49,10 @@ class QuantileSketch:
         return math.ceil(math.log(value) / self._log_gamma)
 
     def add(self, value: float, count: int = 1) -> None:
-        key = self.index(value)
+        self.add_to_bin(self.index(value), count)
+
+    def add_to_bin(self, key: int, count: int = 1) -> None:
+        """Count into a bin whose index was computed already (once for several sketches)."""
         self.bins[key] = self.bins.get(key, 0) + count
 
     def extend(self, values: Iterable[float]) -> None:

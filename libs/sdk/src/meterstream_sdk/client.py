@@ -206,15 +206,7 @@ class _Api:
         return self._write_key(KeyInfo(project, key, kind, scoring_type, "user", description))
 
     def _write_key(self, info: KeyInfo, *, deleted: bool = False) -> KeyInfo:
-        record = {
-            "project": info.project,
-            "key": info.key,
-            "value_kind": info.value_kind,
-            "scoring": info.scoring,
-            "category": info.category,
-            "description": info.description,
-            "deleted": deleted,
-        }
+        record = info.as_record(deleted=deleted)
         self._emitter.emit("metric_key", dict(record))
         self.keys.apply(record)
         return info

@@ -23,6 +23,18 @@ class KeyInfo:
     category: KeyCategory
     description: str = ""
 
+    def as_record(self, *, deleted: bool = False) -> dict[str, Any]:
+        """The `metric_key` record (without the common event fields)."""
+        return {
+            "project": self.project,
+            "key": self.key,
+            "value_kind": self.value_kind,
+            "scoring": self.scoring,
+            "category": self.category,
+            "description": self.description,
+            "deleted": deleted,
+        }
+
 
 SYSTEM_KEYS: dict[str, tuple[ValueKind, Scoring, str]] = {
     "latency_ms": ("scalar", "lower_is_better", "End-to-end latency of the call."),

@@ -190,16 +190,7 @@ def create_app(config: GatewayConfig, kafka: KafkaConfig) -> FastAPI:
         if project != who.project:
             raise HTTPException(403, f"this key reads only project {who.project!r}")
         return [
-            {
-                "project": info.project,
-                "key": info.key,
-                "value_kind": info.value_kind,
-                "scoring": info.scoring,
-                "category": info.category,
-                "description": info.description,
-            }
-            for info in gateway.registry.list(project)
-            if info.category != "system"
+            info.as_record() for info in gateway.registry.list(project) if info.category != "system"
         ]
 
     @app.get("/healthz")

@@ -14,6 +14,11 @@ class ConsumedMessage:
     value: bytes
     validated: bool = False
     """The producer validated every event (the ms-validated header)."""
+    rows: int = field(init=False)
+    """Lines (events) in the envelope, counted once, here."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rows", self.value.count(b"\n") + 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +58,7 @@ class BatchBuilder:
         if batch.opened_at is None:
             batch.opened_at = now
         batch.messages.append(message)
-        batch.rows_estimate += message.value.count(b"\n") + 1
+        batch.rows_estimate += message.rows
         batch.size_bytes += len(message.value)
 
     def is_empty(self) -> bool:

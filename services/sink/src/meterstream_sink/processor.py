@@ -121,9 +121,8 @@ def process_batch(batch: Batch, guard: DeadLetterGuard) -> ProcessedBatch:
         target.note_message(message)
         if message.validated:
             target.add(message.value)
-            rows = message.value.count(b"\n") + 1
-            target.rows += rows
-            guard.valid(rows)
+            target.rows += message.rows
+            guard.valid(message.rows)
         else:
             result.dead_letters.extend(validate_into(target, message, guard))
     guard.end_batch()
