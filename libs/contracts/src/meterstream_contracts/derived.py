@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from meterstream_contracts.events import ScoringType
 from meterstream_contracts.fields import Identifier, Labels, Name, ProjectName, utc_now
 
 
@@ -18,24 +19,18 @@ class Derived(BaseModel):
     schema_version: Literal[1] = 1
 
 
-class InferenceRollup(Derived):
-    """Aggregates of completions per (project, model) and event-time window.
+class _WindowAggregates(Derived):
+    """Mergeable aggregates of completions in one (project, model, event-time window).
 
-    A partial summarises the completions of one slice of the input (`partial_id`
-    names it deterministically, e.g. topic:partition:first-last offsets), so a
-    replayed partial replaces itself instead of counting twice. Latency and TTFT
-    are quantile-sketch bins (index → count, see meterstream_derivations.sketch):
-    merging partials is adding bins, in the stream or in ClickHouse (sumMap).
+    Latency and TTFT are quantile-sketch bins (index → count, see
+    meterstream_derivations.sketch): merging is adding bins, in the stream or in
+    ClickHouse (sumMap), so both give the same quantiles.
     """
 
-    kind: Literal["inference_rollup"] = "inference_rollup"
     project: ProjectName
     model: Name
     window_start: datetime
     window_seconds: int = Field(gt=0)
-    partial: bool = True
-    partial_id: str = Field(min_length=1, max_length=256)
-    source_partition: int | None = None
     count: int = Field(ge=0)
     errors: dict[str, int] = Field(default_factory=dict)
     input_tokens: int = Field(0, ge=0)
@@ -46,6 +41,112 @@ class InferenceRollup(Derived):
     latency_bins: dict[int, int] = Field(default_factory=dict)
     ttft_bins: dict[int, int] = Field(default_factory=dict)
     decode_seconds: float = Field(0.0, ge=0)
+
+
+class InferenceRollup(_WindowAggregates):
+    """A partial: the completions of one slice of the input (first, per-partition phase).
+
+    `partial_id` names the slice deterministically (`partition:offset` of the raw
+    message), so a replayed partial replaces itself instead of counting twice.
+    """
+
+    kind: Literal["inference_rollup"] = "inference_rollup"
+    cost_usd: float = Field(0.0, description="Negative in a re-pricing adjustment.")
+    partial: bool = True
+    partial_id: str = Field(min_length=1, max_length=256)
+    source_partition: int | None = None
+
+
+class InferenceWindow(_WindowAggregates):
+    """A merged window (second phase): every partial of the window so far.
+
+    `revision` counts the partials merged; a later revision supersedes an
+    earlier one. `final` is set once the event-time watermark passed the
+    window's end plus the allowed lateness; a late partial after that yields a
+    corrected window (a higher revision), never a silent drop.
+    """
+
+    kind: Literal["inference_window"] = "inference_window"
+    revision: int = Field(ge=1)
+    final: bool = False
+    emitted_at: datetime = Field(default_factory=utc_now)
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    latency_p99_ms: float | None = None
+    ttft_p50_ms: float | None = None
+    ttft_p99_ms: float | None = None
+    decode_tokens_per_s: float | None = None
+
+
+class UsageTotals(Derived):
+    """Cumulative usage since the first event: per (project, model), or per project (model "")."""
+
+    kind: Literal["usage_totals"] = "usage_totals"
+    project: ProjectName
+    model: str = Field("", max_length=255, description="Empty for the project's total.")
+    revision: int = Field(ge=1, description="Grows with every change; the highest is current.")
+    through: datetime = Field(description="End of the latest event-time window included.")
+    emitted_at: datetime = Field(default_factory=utc_now)
+    count: int = Field(ge=0)
+    errors: int = Field(0, ge=0)
+    input_tokens: int = Field(0, ge=0)
+    output_tokens: int = Field(0, ge=0)
+    cached_tokens: int = Field(0, ge=0)
+    cost_usd: float = Field(0.0, ge=0)
+
+
+class CostEntry(Derived):
+    """A line of the cost ledger: spend of one input slice at one price version.
+
+    Re-pricing appends a reversal (the old version's cost, negated) and the
+    new version's cost under an id naming the re-pricing, so the ledger sums
+    to the current prices and keeps the history of what was charged.
+    """
+
+    kind: Literal["cost_entry"] = "cost_entry"
+    entry_id: str = Field(min_length=1, max_length=256)
+    project: ProjectName
+    cost_kind: Literal["completion", "api_cost", "gpu_cost"]
+    provider: str = Field("", max_length=255)
+    model: str = Field("", max_length=255)
+    run_id: str = Field("", max_length=128)
+    split: str = Field("", max_length=255)
+    source: str = Field("", max_length=255)
+    window_start: datetime
+    window_seconds: int = Field(gt=0)
+    price_version: str = Field("", max_length=512, description="Empty: no price known.")
+    count: int = Field(0, description="Events priced; reversals carry the negated count.")
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    gpu_seconds: float = 0.0
+    cost_usd: float = 0.0
+
+
+class FeedbackRollup(Derived):
+    """Partial aggregates of feedback per (project, key, source, window).
+
+    `true_count` counts values equal to 1 (bool keys store true as 1) or passed
+    grader results; `scoring` and `value_kind` come from the key registry when
+    the key is registered.
+    """
+
+    kind: Literal["feedback_rollup"] = "feedback_rollup"
+    project: ProjectName
+    key: Name
+    source: Literal["metric_value", "grader_score", "preference"]
+    category: str = Field("", max_length=32)
+    window_start: datetime
+    window_seconds: int = Field(gt=0)
+    partial_id: str = Field(min_length=1, max_length=256)
+    count: int = Field(ge=0)
+    total: float = 0.0
+    min: float | None = None
+    max: float | None = None
+    true_count: int = Field(0, ge=0)
+    scoring: ScoringType | None = None
+    value_kind: Literal["scalar", "bool"] | None = None
 
 
 class TrainingHistory(Derived):
@@ -90,6 +191,10 @@ class AlertEvent(Derived):
 
 DERIVED_MODELS: tuple[type[Derived], ...] = (
     InferenceRollup,
+    InferenceWindow,
+    UsageTotals,
+    CostEntry,
+    FeedbackRollup,
     TrainingHistory,
     DeadLetter,
     AlertEvent,

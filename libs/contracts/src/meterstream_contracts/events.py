@@ -7,6 +7,7 @@ in a producer is an error naming the field rather than a silently lost value.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal, Self
 from uuid import UUID
 
@@ -247,6 +248,27 @@ class GpuCost(Event):
     price_per_hour_usd: NonNegativeFloat
 
 
+class ModelPrice(Event):
+    """A price version in the shared pricing registry (a compacted topic).
+
+    `time` is when the version was published: stream workers price a message
+    with the versions published before the message was appended, so a replay
+    prices it the same way, and re-pricing (meterstream costs reprice) knows
+    which messages were charged at the older version. Prices apply to every
+    project; `project` records who published the version.
+    """
+
+    kind: Literal["model_price"] = "model_price"
+    provider: Name
+    model: Name
+    effective_from: date
+    prompt_per_million: NonNegativeFloat
+    completion_per_million: NonNegativeFloat
+    cached_prompt_per_million: NonNegativeFloat | None = None
+    cache_write_per_million: NonNegativeFloat | None = None
+    deleted: bool = False
+
+
 class HistogramValue(BaseModel):
     """Explicit-bucket histogram: `counts` has one more entry than `bounds`."""
 
@@ -309,6 +331,7 @@ AnyEvent = Annotated[
     | TrainingRun
     | ApiCost
     | GpuCost
+    | ModelPrice
     | InstrumentPoint,
     Field(discriminator="kind"),
 ]
@@ -324,6 +347,7 @@ EVENT_MODELS: dict[str, type[Event]] = {
     "training_run": TrainingRun,
     "api_cost": ApiCost,
     "gpu_cost": GpuCost,
+    "model_price": ModelPrice,
     "instrument_point": InstrumentPoint,
 }
 """Event kind → model. The kind is also each model's `kind` field."""

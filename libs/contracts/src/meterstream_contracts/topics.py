@@ -83,6 +83,19 @@ def _registry(kind: str, suffix: str, key_fields: tuple[str, ...], text: str) ->
     )
 
 
+def _derived(
+    suffix: str, schema: type[BaseModel], key_fields: tuple[str, ...], text: str
+) -> TopicSpec:
+    return TopicSpec(
+        name=f"meterstream.derived.{suffix}",
+        role="derived",
+        value_schema=schema,
+        key_fields=key_fields,
+        partitions=4,
+        description=text,
+    )
+
+
 class TopicCatalogue:
     """Lookup over the topic specs, by name and by event kind."""
 
@@ -125,7 +138,7 @@ TOPICS: Final = TopicCatalogue(
         _raw("metric_value", "metric_values", ("project",), 4, "User metric values."),
         _raw("preference", "preferences", ("project",), 4, "Pairwise preferences."),
         _raw("training_step", "training_steps", ("project", "run_id"), 4, "Per-step telemetry."),
-        _raw("api_cost", "api_costs", ("project",), 4, "Model API and judge spend."),
+        _raw("api_cost", "api_costs", ("project", "run_id"), 4, "Model API and judge spend."),
         _raw("gpu_cost", "gpu_costs", ("project", "run_id"), 4, "GPU time."),
         _raw("instrument_point", "instrument_points", ("project", "name"), 4, "OTel points."),
         _registry("metric_key", "metric_keys", ("project", "key"), "Metric key registry."),
@@ -136,6 +149,12 @@ TOPICS: Final = TopicCatalogue(
             "Metric definitions.",
         ),
         _registry("training_run", "training_runs", ("project", "run_id"), "Run records."),
+        _registry(
+            "model_price",
+            "model_prices",
+            ("provider", "model", "effective_from"),
+            "Price versions (the shared pricing registry).",
+        ),
         TopicSpec(
             name="meterstream.derived.inference_rollups",
             role="derived",
@@ -143,6 +162,30 @@ TOPICS: Final = TopicCatalogue(
             key_fields=("project", "model"),
             partitions=4,
             description="Partial and final per-(project, model) window aggregates.",
+        ),
+        _derived(
+            "inference_windows",
+            derived.InferenceWindow,
+            ("project", "model"),
+            "Merged windows: every partial so far, with a revision and a final flag.",
+        ),
+        _derived(
+            "usage_totals",
+            derived.UsageTotals,
+            ("project",),
+            "Cumulative tokens and cost per (project, model) and per project.",
+        ),
+        _derived(
+            "cost_ledger",
+            derived.CostEntry,
+            ("project",),
+            "Spend per input slice and price version, with re-pricing reversals.",
+        ),
+        _derived(
+            "feedback_rollups",
+            derived.FeedbackRollup,
+            ("project", "key"),
+            "Partial feedback aggregates per key and window.",
         ),
         TopicSpec(
             name="meterstream.derived.training_history",

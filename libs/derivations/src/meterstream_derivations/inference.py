@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from meterstream_contracts import Completion
-from meterstream_contracts.derived import InferenceRollup
+from meterstream_contracts.derived import CostEntry, InferenceRollup
 from meterstream_derivations.sketch import RELATIVE_ACCURACY, QuantileSketch
 from meterstream_pricing import ModelPrice, PricingRegistry, UnknownModelPrice, Usage
 
@@ -43,6 +43,17 @@ class PartialsResult:
     partials: list[InferenceRollup]
     unpriced: dict[tuple[str, str], int]
     """(provider, model) → completions with no registered price (cost counted as 0)."""
+    ledger: list[CostEntry] = field(default_factory=list)
+    """Spend per (project, provider, model, smallest window, price version)."""
+
+
+@dataclass
+class _Charge:
+    count: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,25 +103,26 @@ class Call:
         )
 
 
-class _Prices:
-    """Price lookups cached per (provider, model, day): one registry search per day."""
+class Prices:
+    """Price lookups as of one moment, cached per (provider, model, day).
 
-    def __init__(self, pricing: PricingRegistry) -> None:
+    `as_of` is when the input was appended to the log: only versions published
+    by then count, so a replay prices the input exactly as the first pass did.
+    """
+
+    def __init__(self, pricing: PricingRegistry, as_of: datetime | None = None) -> None:
         self._pricing = pricing
+        self._as_of = as_of
         self._cache: dict[tuple[str, str, date], ModelPrice | None] = {}
 
-    def cost(self, call: Call) -> float | None:
-        key = (call.provider, call.model, call.time.date())
+    def price(self, provider: str, model: str, at: datetime) -> ModelPrice | None:
+        key = (provider, model, at.date())
         if key not in self._cache:
             try:
-                self._cache[key] = self._pricing.price_at(call.provider, call.model, call.time)
+                self._cache[key] = self._pricing.price_at(provider, model, at, as_of=self._as_of)
             except UnknownModelPrice:
                 self._cache[key] = None
-        price = self._cache[key]
-        if price is None:
-            return None
-        usage = Usage(call.input_tokens, call.output_tokens, call.cached_tokens)
-        return price.cost_usd(usage)
+        return self._cache[key]
 
 
 def build_partials(
@@ -119,12 +131,14 @@ def build_partials(
     window_seconds: int,
     partial_id: str,
     pricing: PricingRegistry,
+    as_of: datetime | None = None,
 ) -> PartialsResult:
     return build_partials_from_calls(
         [Call.of(c) for c in completions],
         window_seconds=window_seconds,
         partial_id=partial_id,
         pricing=pricing,
+        as_of=as_of,
     )
 
 
@@ -134,25 +148,46 @@ def build_partials_from_calls(
     window_seconds: int | tuple[int, ...],
     partial_id: str,
     pricing: PricingRegistry,
+    as_of: datetime | None = None,
 ) -> PartialsResult:
-    """Partials for one or several window lengths in one pass over the calls.
+    """Partials for one or several window lengths in one pass over the calls, and the
+    cost ledger's lines for the same calls (bucketed by the shortest window).
 
     Per call, the price, the sketch bins and the epoch second are worked out
     once and then added to each window length's bucket.
     """
     lengths = (window_seconds,) if isinstance(window_seconds, int) else window_seconds
-    prices = _Prices(pricing)
+    shortest = min(lengths)
+    prices = Prices(pricing, as_of)
     probe = QuantileSketch()
     windows: dict[tuple[str, str, int, int], _Window] = {}
+    charges: dict[tuple[str, str, str, int, str], _Charge] = {}
     unpriced: dict[tuple[str, str], int] = {}
     for call in calls:
-        cost = prices.cost(call)
+        price = prices.price(call.provider, call.model, call.time)
+        usage = Usage(call.input_tokens, call.output_tokens, call.cached_tokens)
+        cost = None if price is None else price.cost_usd(usage)
         if cost is None:
             ident = (call.provider, call.model)
             unpriced[ident] = unpriced.get(ident, 0) + 1
+        epoch = int(call.time.timestamp())
+        charge_key = (
+            call.project,
+            call.provider,
+            call.model,
+            epoch - epoch % shortest,
+            "" if price is None else price.version,
+        )
+        charge = charges.get(charge_key)
+        if charge is None:
+            charge = charges[charge_key] = _Charge()
+        charge.count += 1
+        charge.input_tokens += call.input_tokens
+        charge.output_tokens += call.output_tokens
+        charge.cached_tokens += call.cached_tokens
+        charge.cost_usd += cost or 0.0
         latency_bin = probe.index(call.latency_ms)
         ttft_bin = None if call.ttft_ms is None else probe.index(call.ttft_ms)
-        epoch = int(call.time.timestamp())
         for length in lengths:
             key = (call.project, call.model, length, epoch - epoch % length)
             window = windows.get(key)
@@ -191,4 +226,22 @@ def build_partials_from_calls(
         )
         for (project, model, length, start), window in sorted(windows.items())
     ]
-    return PartialsResult(partials, unpriced)
+    ledger = [
+        CostEntry(
+            entry_id=f"completion:{partial_id}",
+            project=project,
+            cost_kind="completion",
+            provider=provider,
+            model=model,
+            window_start=datetime.fromtimestamp(start, UTC),
+            window_seconds=shortest,
+            price_version=version,
+            count=charge.count,
+            input_tokens=charge.input_tokens,
+            output_tokens=charge.output_tokens,
+            cached_tokens=charge.cached_tokens,
+            cost_usd=charge.cost_usd,
+        )
+        for (project, provider, model, start, version), charge in sorted(charges.items())
+    ]
+    return PartialsResult(partials, unpriced, ledger)

@@ -7,6 +7,7 @@ from meterstream_kafka.local_broker import LocalBroker, find_broker_script
 from meterstream_kafka.offsets import commit_group_offsets, end_offsets
 from meterstream_kafka.producer import make_producer, send_messages
 from meterstream_kafka.publish import publish_events
+from meterstream_kafka.registry_feed import RegistryFeed
 from meterstream_kafka.topic_admin import apply_topics
 from meterstream_kafka.topic_plan import ObservedTopic, TopicChange, plan_topics
 
@@ -16,6 +17,7 @@ __all__ = [
     "LocalBroker",
     "LocalBrokerError",
     "ObservedTopic",
+    "RegistryFeed",
     "TopicChange",
     "apply_topics",
     "commit_group_offsets",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 from meterstream_pricing.usage import Usage
 
@@ -25,6 +26,8 @@ class ModelPrice:
     """Price of cache reads; the prompt price when unknown."""
     cache_write_per_million: float | None = None
     """Price of cache writes; the prompt price when unknown."""
+    published_at: datetime | None = None
+    """When the version was published to the shared registry; None: always known."""
 
     def __post_init__(self) -> None:
         prices = (
@@ -38,7 +41,14 @@ class ModelPrice:
 
     @property
     def version(self) -> str:
-        return f"{self.provider}/{self.model}@{self.effective_from.isoformat()}"
+        """`openai/gpt-4o@2025-01-01`, with `#<published>` for a published version."""
+        name = f"{self.provider}/{self.model}@{self.effective_from.isoformat()}"
+        if self.published_at is None:
+            return name
+        return f"{name}#{self.published_at.strftime('%Y%m%dT%H%M%S')}"
+
+    def known_at(self, as_of: datetime | None) -> bool:
+        return as_of is None or self.published_at is None or self.published_at <= as_of
 
     def cost_usd(self, usage: Usage) -> float:
         cached = self.cached_prompt_per_million
@@ -51,6 +61,14 @@ class ModelPrice:
             + usage.output_tokens * self.completion_per_million
         )
         return total / 1_000_000
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _version_order(price: ModelPrice) -> tuple[date, datetime]:
+    return price.effective_from, price.published_at or datetime.min.replace(tzinfo=UTC)
 
 
 def _split_name(provider: str, model: str) -> tuple[str, str]:
@@ -67,16 +85,30 @@ class PricingRegistry:
     """Prices by (provider, model), each a timeline of versions ordered by effective date."""
 
     _timelines: dict[tuple[str, str], list[ModelPrice]] = field(default_factory=dict)
+    _published: list[datetime] = field(default_factory=list)
 
     def register(self, price: ModelPrice) -> None:
+        """Add a version. A version with the same effective date replaces an older one,
+        except that published versions are all kept: `as_of` lookups need the
+        history of what was known when."""
         key = _split_name(price.provider, price.model)
         timeline = self._timelines.setdefault(key, [])
-        dates = [p.effective_from for p in timeline]
-        index = bisect.bisect_left(dates, price.effective_from)
-        if index < len(timeline) and timeline[index].effective_from == price.effective_from:
-            timeline[index] = price
+        if price.published_at is None:
+            timeline[:] = [
+                p
+                for p in timeline
+                if p.effective_from != price.effective_from or p.published_at is not None
+            ]
         else:
-            timeline.insert(index, price)
+            timeline[:] = [
+                p
+                for p in timeline
+                if (p.effective_from, p.published_at) != (price.effective_from, price.published_at)
+            ]
+        timeline.append(price)
+        timeline.sort(key=_version_order)
+        if price.published_at is not None:
+            bisect.insort(self._published, price.published_at)
 
     def register_model_pricing(
         self,
@@ -100,14 +132,28 @@ class PricingRegistry:
         self.register(price)
         return price
 
-    def price_at(self, provider: str, model: str, at: datetime | None = None) -> ModelPrice:
+    def known_versions(self, as_of: datetime | None) -> int:
+        """How many published versions were known at `as_of`: equal counts, equal prices."""
+        if as_of is None:
+            return len(self._published)
+        return bisect.bisect_right(self._published, as_of)
+
+    def price_at(
+        self,
+        provider: str,
+        model: str,
+        at: datetime | None = None,
+        *,
+        as_of: datetime | None = None,
+    ) -> ModelPrice:
+        """The version in effect on `at`'s day, among those published by `as_of`
+        (the latest effective date wins, then the latest publication)."""
         key = _split_name(provider, model)
         timeline = self._timelines.get(key)
         day = (at or datetime.now(UTC)).date()
-        if timeline:
-            index = bisect.bisect_right([p.effective_from for p in timeline], day)
-            if index:
-                return timeline[index - 1]
+        for price in reversed(timeline or ()):
+            if price.effective_from <= day and price.known_at(as_of):
+                return price
         raise UnknownModelPrice(
             f"no price for {key[0]}/{key[1]} on {day.isoformat()}; register it with"
             " register_model_pricing(...)"
@@ -119,6 +165,26 @@ class PricingRegistry:
         """(cost in USD, price version used)."""
         price = self.price_at(provider, model, at)
         return price.cost_usd(usage), price.version
+
+    def apply_record(self, record: Mapping[str, Any]) -> None:
+        """Apply a `model_price` record of the shared registry (a tombstone withdraws it)."""
+        price = ModelPrice(
+            str(record["provider"]),
+            str(record["model"]),
+            date.fromisoformat(str(record["effective_from"])),
+            float(record["prompt_per_million"]),
+            float(record["completion_per_million"]),
+            _optional_float(record.get("cached_prompt_per_million")),
+            _optional_float(record.get("cache_write_per_million")),
+            published_at=datetime.fromisoformat(str(record["time"])),
+        )
+        if record.get("deleted"):
+            key = _split_name(price.provider, price.model)
+            self._timelines[key] = [
+                p for p in self._timelines.get(key, []) if p.effective_from != price.effective_from
+            ]
+        else:
+            self.register(price)
 
     def prices(self) -> Iterable[ModelPrice]:
         for timeline in self._timelines.values():

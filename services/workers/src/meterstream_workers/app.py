@@ -1,23 +1,34 @@
-"""The faust app: agents over raw topics publishing derived topics (wiring only)."""
+"""The faust app: agents over raw and derived topics publishing derived topics (wiring only).
+
+- completions → inference partials, cost-ledger lines, metric-definition results;
+- partials → merged windows and per-model totals (table `merged-windows`);
+- per-model totals → per-project totals (table `project-totals`);
+- training steps, API and GPU spend → history rows and ledger lines (table `training-runs`);
+- metric values, grader scores, preferences → feedback partials (and judge results).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import faust
 
-from meterstream_contracts import TOPICS, MessageOrigin
-from meterstream_contracts.envelope import VALIDATED_HEADER, VALIDATED_HEADER_VALUE
 from meterstream_kafka import KafkaConfig
-from meterstream_pricing import default_registry
+from meterstream_workers.agents_inference import add_inference_agents
+from meterstream_workers.agents_training import add_feedback_agent, add_training_agent
 from meterstream_workers.config import WorkerConfig
-from meterstream_workers.rollups import partials_for_message
+from meterstream_workers.registries import WorkerRegistries
+from meterstream_workers.wiring import Wiring, log
 
 
-def _is_validated(headers: Any) -> bool:
-    pairs = headers.items() if hasattr(headers, "items") else headers or ()
-    return any(key == VALIDATED_HEADER and value == VALIDATED_HEADER_VALUE for key, value in pairs)
+def _store(config: WorkerConfig) -> str:
+    if config.store.startswith("rocksdb"):
+        try:
+            import rocksdict  # noqa: F401
+        except ImportError:
+            log.warning("rocksdict is not installed; tables kept in memory (changelogs still)")
+            return "memory://"
+    return config.store
 
 
 def create_app(config: WorkerConfig, kafka: KafkaConfig) -> faust.App:
@@ -26,46 +37,29 @@ def create_app(config: WorkerConfig, kafka: KafkaConfig) -> faust.App:
     app = faust.App(
         config.app_id,
         broker=brokers,
-        store="memory://",
+        store=_store(config),
         datadir=config.data_dir,
         web_enabled=False,
-        topic_allow_declare=True,  # faust's own internal topics; ours come from the catalogue
+        topic_allow_declare=True,  # faust's own changelogs; ours come from the catalogue
+        topic_partitions=4,
         broker_session_timeout=config.session_timeout_s,
         broker_heartbeat_interval=config.session_timeout_s / 3,
         consumer_auto_offset_reset="earliest",
     )
-    completions = TOPICS.for_kind("completion")
-    rollups = TOPICS.by_name("meterstream.derived.inference_rollups")
-    source = app.topic(completions.name, value_serializer="raw", key_serializer="raw")
-    sink = app.topic(rollups.name, value_serializer="raw", key_serializer="raw")
-    pricing = default_registry()
-    headers = {VALIDATED_HEADER: VALIDATED_HEADER_VALUE}
+    registries = WorkerRegistries()
+    wiring = Wiring(app, config, registries, registries.feed(kafka))
 
-    @app.agent(source)
-    async def inference_rollups(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            origin = MessageOrigin(
-                message.topic, message.partition, message.offset, int(message.timestamp * 1000)
-            )
-            partials = partials_for_message(
-                event.value or b"",
-                origin=origin,
-                validated=_is_validated(event.headers),
-                windows=config.window_seconds,
-                pricing=pricing,
-            )
-            # One envelope per key: a few messages per input message, not one per partial.
-            by_key: dict[bytes, list[bytes]] = {}
-            for partial in partials:
-                by_key.setdefault(rollups.key_of(partial), []).append(
-                    partial.model_dump_json().encode()
-                )
-            for key, lines in by_key.items():
-                await sink.send(key=key, value=b"\n".join(lines), headers=headers)
+    @app.task  # type: ignore[untyped-decorator]
+    async def follow_registries() -> None:
+        await wiring.feed.start()
+
+    add_inference_agents(wiring)
+    add_training_agent(wiring)
+    add_feedback_agent(wiring)
 
     @app.timer(interval=1.0, on_leader=False)  # type: ignore[untyped-decorator]
     async def heartbeat() -> None:
         print("workers ready", flush=True)
 
+    del follow_registries, heartbeat
     return app

@@ -11,5 +11,13 @@ class WorkerConfig(BaseSettings):
 
     app_id: str = "meterstream-workers"
     window_seconds: tuple[int, ...] = Field((10, 60), description="Rollup windows.")
+    allowed_lateness_s: int = Field(10, ge=0, description="After it, a window is final.")
+    merge_retention_s: int = Field(
+        6 * 3600, gt=0, description="How long merged windows stay correctable in the stream."
+    )
+    emit_interval_s: float = Field(0.5, gt=0, description="Merged windows are emitted this often.")
     session_timeout_s: float = Field(10.0, gt=0)
     data_dir: str = ".meterstream/workers"
+    store: str = Field(
+        "rocksdb://", description="faust table store: rocksdb:// (rocksdict) or memory://."
+    )

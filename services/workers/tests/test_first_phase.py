@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from meterstream_contracts import Completion, MessageOrigin, pack_envelope
 from meterstream_pricing import default_registry
-from meterstream_workers.rollups import calls_of, partials_for_message
+from meterstream_workers.first_phase import calls_of, partials_for_message
 
 ORIGIN = MessageOrigin("meterstream.raw.completions", 3, 41, 1_763_632_800_000)
 T0 = datetime(2026, 11, 20, 10, tzinfo=UTC)

@@ -1,0 +1,83 @@
+"""Follow compacted registry topics: replay each to its end at start, then keep reading.
+
+Every process that needs a registry (metric keys, metric definitions, prices)
+reads all of its partitions itself, outside any consumer group, so each
+process sees every record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from meterstream_contracts import split_envelope
+from meterstream_kafka.config import KafkaConfig
+
+log = logging.getLogger("meterstream_kafka")
+
+RecordHandler = Callable[[dict[str, Any]], None]
+
+
+class RegistryFeed:
+    """Hands every record of the given topics to that topic's handler, in log order."""
+
+    def __init__(self, config: KafkaConfig, handlers: Mapping[str, RecordHandler]) -> None:
+        self._handlers = dict(handlers)
+        self._config = config
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.loaded = asyncio.Event()
+
+    async def start(self, *, within_s: float = 30.0) -> None:
+        """Read every topic to its end (at most `within_s`), then follow in the background."""
+        self._consumer = consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._config.bootstrap_servers, enable_auto_commit=False
+        )
+        await consumer.start()
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in self._handlers
+            for p in sorted(consumer.partitions_for_topic(topic) or {0})
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        while any([await consumer.position(p) < ends[p] for p in partitions]):
+            if loop.time() > deadline:
+                log.warning("registries not fully loaded in %.0fs", within_s)
+                break
+            await self._poll()
+        self.loaded.set()
+        self._task = asyncio.create_task(self._follow(), name="meterstream-registry-feed")
+
+    async def _poll(self) -> None:
+        assert self._consumer is not None
+        batches = await self._consumer.getmany(timeout_ms=200)
+        for partition, messages in batches.items():
+            handle = self._handlers[partition.topic]
+            for message in messages:
+                for line in split_envelope(message.value or b""):
+                    try:
+                        handle(orjson.loads(line))
+                    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+                        log.warning("ignoring a malformed %s record: %s", partition.topic, error)
+
+    async def _follow(self) -> None:
+        while True:
+            await self._poll()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()

@@ -1,0 +1,91 @@
+"""Training and feedback agents: history rows and spend lines; feedback partials."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from meterstream_contracts import TOPICS, ApiCost, GpuCost, TrainingStep, decode_envelope
+from meterstream_contracts.derived import TrainingHistory
+from meterstream_derivations.history import RunHistory
+from meterstream_derivations.inference import Prices
+from meterstream_derivations.ledger import api_cost_usd
+from meterstream_workers.first_phase import appended_at, feedback_outputs, spend_ledger
+from meterstream_workers.wiring import Wiring, origin_of
+
+
+def apply_to_run(
+    run: RunHistory, events: Iterable[Any], *, prices: Prices
+) -> list[TrainingHistory]:
+    """Fold one message's events into the run; the history rows of its steps."""
+    rows = []
+    for event in events:
+        if isinstance(event, ApiCost):
+            run.add_api_cost(event, api_cost_usd(event, prices))
+        elif isinstance(event, GpuCost):
+            run.add_gpu_cost(event)
+        elif isinstance(event, TrainingStep):
+            row = run.add_step(event)
+            if row is not None:
+                rows.append(
+                    TrainingHistory(
+                        project=event.project, run_id=event.run_id, step=event.step, metrics=row
+                    )
+                )
+    return rows
+
+
+def add_training_agent(w: Wiring) -> None:
+    runs = w.table("training-runs")
+    sources = [TOPICS.for_kind(kind).name for kind in ("training_step", "api_cost", "gpu_cost")]
+
+    @w.app.agent(w.topic(*sources))
+    async def training(stream: Any) -> None:
+        await w.feed.loaded.wait()
+        async for event in stream.events():
+            origin = origin_of(event)
+            kind = TOPICS.by_name(origin.topic).kind
+            decoded = decode_envelope(event.value or b"", kind=kind, origin=origin)
+            costs = [e for e in decoded.events if isinstance(e, ApiCost | GpuCost)]
+            pricing = w.registries.pricing
+            await w.publish(
+                "meterstream.derived.cost_ledger",
+                spend_ledger(costs, origin=origin, window_seconds=w.windows[0], pricing=pricing),
+            )
+            key = (event.key or b"").decode()
+            if key.endswith("/"):
+                continue  # spend of no run has no history
+            stored = runs.get(key)
+            run = RunHistory() if stored is None else RunHistory.from_state(stored)
+            if not run.first_time(f"{origin.topic}:{origin.partition}", origin.offset):
+                continue
+            rows = apply_to_run(run, decoded.events, prices=Prices(pricing, appended_at(origin)))
+            runs[key] = run.state()
+            await w.publish("meterstream.derived.training_history", rows)
+
+    del training
+
+
+def add_feedback_agent(w: Wiring) -> None:
+    sources = [
+        TOPICS.for_kind(kind).name for kind in ("metric_value", "grader_score", "preference")
+    ]
+
+    @w.app.agent(w.topic(*sources))
+    async def feedback(stream: Any) -> None:
+        await w.feed.loaded.wait()
+        async for event in stream.events():
+            origin = origin_of(event)
+            outputs = feedback_outputs(
+                TOPICS.by_name(origin.topic).kind,
+                event.value or b"",
+                origin=origin,
+                windows=w.windows,
+                key_info=w.registries.key_info,
+                definitions=w.registries.definitions,
+            )
+            await w.publish("meterstream.derived.feedback_rollups", outputs.partials)
+            if outputs.metric_values:
+                await w.publish(TOPICS.for_kind("metric_value").name, outputs.metric_values)
+
+    del feedback

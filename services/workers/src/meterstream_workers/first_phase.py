@@ -1,0 +1,165 @@
+"""Raw messages → what the first, per-partition phase publishes. Pure.
+
+One call per Kafka message: the envelope's events are read once and every
+output of that message is named after it (`partition:offset`), so reprocessing
+the message after a crash yields the same outputs, which replace themselves
+downstream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from meterstream_contracts import (
+    ApiCost,
+    Completion,
+    GpuCost,
+    GraderScore,
+    MessageOrigin,
+    MetricValue,
+    Preference,
+    decode_envelope,
+    split_envelope,
+)
+from meterstream_contracts.derived import CostEntry, FeedbackRollup, InferenceRollup
+from meterstream_derivations.definitions import DefinitionSet
+from meterstream_derivations.feedback import KeyInfo, build_feedback_partials
+from meterstream_derivations.inference import Call, Prices, build_partials_from_calls
+from meterstream_derivations.ledger import api_cost_entries, gpu_cost_entries
+from meterstream_pricing import PricingRegistry
+
+
+def slice_id(origin: MessageOrigin) -> str:
+    return f"{origin.partition}:{origin.offset}"
+
+
+def appended_at(origin: MessageOrigin) -> datetime:
+    """When the message was appended: prices are those published by then."""
+    return datetime.fromtimestamp(origin.timestamp_ms / 1000, UTC)
+
+
+def completions_of(
+    value: bytes, *, origin: MessageOrigin, validated: bool
+) -> tuple[list[dict[str, Any]], list[Call]]:
+    """The completions of one message, as plain records and as rollup calls.
+
+    Envelopes marked validated were checked by their producer against the
+    contract, so their lines are read with orjson alone; anything else (or a
+    marked envelope that does not hold what the mark promised) goes through
+    the contract, and invalid events are skipped (the sink dead-letters them).
+    """
+    if validated:
+        try:
+            records = [orjson.loads(line) for line in split_envelope(value)]
+            calls = [Call.from_record(record) for record in records]
+            for line, record in enumerate(records):
+                record.setdefault("event_id", f"{slice_id(origin)}:{line}")
+            return records, calls
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            pass
+    decoded = decode_envelope(value, kind="completion", origin=origin)
+    events = [event for event in decoded.events if isinstance(event, Completion)]
+    return [event.model_dump(mode="json") for event in events], [Call.of(e) for e in events]
+
+
+def calls_of(value: bytes, *, origin: MessageOrigin, validated: bool) -> list[Call]:
+    return completions_of(value, origin=origin, validated=validated)[1]
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionOutputs:
+    partials: list[InferenceRollup]
+    ledger: list[CostEntry]
+    metric_values: list[dict[str, Any]]
+    """Results of the metric definitions that apply (category "custom")."""
+
+
+def completion_outputs(
+    value: bytes,
+    *,
+    origin: MessageOrigin,
+    validated: bool,
+    windows: tuple[int, ...],
+    pricing: PricingRegistry,
+    definitions: DefinitionSet | None = None,
+) -> CompletionOutputs:
+    records, calls = completions_of(value, origin=origin, validated=validated)
+    result = build_partials_from_calls(
+        calls,
+        window_seconds=windows,
+        partial_id=slice_id(origin),
+        pricing=pricing,
+        as_of=appended_at(origin),
+    )
+    results: list[dict[str, Any]] = []
+    if definitions is not None:
+        for record in records:
+            results.extend(definitions.evaluate("completion", record))
+    return CompletionOutputs(result.partials, result.ledger, results)
+
+
+def partials_for_message(
+    value: bytes,
+    *,
+    origin: MessageOrigin,
+    validated: bool,
+    windows: tuple[int, ...],
+    pricing: PricingRegistry,
+) -> list[InferenceRollup]:
+    return completion_outputs(
+        value, origin=origin, validated=validated, windows=windows, pricing=pricing
+    ).partials
+
+
+def spend_ledger(
+    events: list[ApiCost | GpuCost],
+    *,
+    origin: MessageOrigin,
+    window_seconds: int,
+    pricing: PricingRegistry,
+) -> list[CostEntry]:
+    api = [e for e in events if isinstance(e, ApiCost)]
+    gpu = [e for e in events if isinstance(e, GpuCost)]
+    entry_id = f"{'api_cost' if api else 'gpu_cost'}:{slice_id(origin)}"
+    prices = Prices(pricing, appended_at(origin))
+    return [
+        *api_cost_entries(api, entry_id=entry_id, window_seconds=window_seconds, prices=prices),
+        *gpu_cost_entries(gpu, entry_id=entry_id, window_seconds=window_seconds),
+    ]
+
+
+FeedbackEvent = MetricValue | GraderScore | Preference
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackOutputs:
+    partials: list[FeedbackRollup]
+    metric_values: list[dict[str, Any]]
+
+
+def feedback_outputs(
+    kind: str,
+    value: bytes,
+    *,
+    origin: MessageOrigin,
+    windows: tuple[int, ...],
+    key_info: Callable[[str, str], KeyInfo | None],
+    definitions: DefinitionSet | None = None,
+) -> FeedbackOutputs:
+    decoded = decode_envelope(value, kind=kind, origin=origin)
+    events = [e for e in decoded.events if isinstance(e, MetricValue | GraderScore | Preference)]
+    partials = build_feedback_partials(
+        events, windows=windows, partial_id=slice_id(origin), key_info=key_info
+    )
+    results: list[dict[str, Any]] = []
+    if definitions is not None:
+        for event in events:
+            if isinstance(event, MetricValue) and event.category == "custom":
+                continue  # results of definitions never feed definitions again
+            results.extend(definitions.evaluate(kind, event.model_dump(mode="json")))
+    return FeedbackOutputs(partials, results)
