@@ -33,12 +33,14 @@ def _store(config: WorkerConfig) -> str:
 
 def create_app(config: WorkerConfig, kafka: KafkaConfig) -> faust.App:
     brokers = ";".join(f"kafka://{host}" for host in kafka.bootstrap_servers.split(","))
-    Path(config.data_dir).mkdir(parents=True, exist_ok=True)  # faust creates only the last level
+    # faust names table files after the table, not the app: one folder per app id
+    data_dir = Path(config.data_dir) / config.app_id
+    data_dir.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
     app = faust.App(
         config.app_id,
         broker=brokers,
         store=_store(config),
-        datadir=config.data_dir,
+        datadir=str(data_dir),
         web_enabled=False,
         topic_allow_declare=True,  # faust's own changelogs; ours come from the catalogue
         topic_partitions=4,
