@@ -171,6 +171,68 @@ def totals_match(got: dict[str, UsageTotals], expected: dict[str, tuple[Any, ...
     return True
 
 
+def assert_windows_recomputed(values: list[bytes], project: str, calls: list[Completion]) -> None:
+    """The latest revision of each merged window equals the window recomputed from the calls."""
+    latest: dict[tuple[str, int, datetime], InferenceWindow] = {}
+    for window in decoded(values, InferenceWindow, lambda w: w.project == project):
+        key = (window.model, window.window_seconds, window.window_start)
+        if key not in latest or latest[key].revision <= window.revision:
+            latest[key] = window
+    for length in (10, 60):
+        for model in MODELS:
+            mine = [c for c in calls if c.model == model]
+            by_window: dict[datetime, list[Completion]] = {}
+            for call in mine:
+                epoch = int(call.time.timestamp())
+                by_window.setdefault(
+                    datetime.fromtimestamp(epoch - epoch % length, UTC), []
+                ).append(call)
+            for start_at, members in by_window.items():
+                window = latest[(model, length, start_at)]
+                assert window.count == len(members)
+                assert window.input_tokens == sum(c.input_tokens for c in members)
+                sketch = QuantileSketch()
+                sketch.extend(c.latency_ms for c in members)
+                assert window.latency_bins == sketch.bins
+                assert window.latency_p99_ms == sketch.quantile(0.99)
+
+
+def assert_history_recomputed(
+    values: list[bytes], project: str, spend: list[Event], steps: list[Event]
+) -> None:
+    """One history row per step, equal to ART's derivation of the same inputs."""
+    histories = {
+        h.step: h.metrics for h in decoded(values, TrainingHistory, lambda h: h.project == project)
+    }
+    pricing = default_registry()
+    inputs = []
+    for step in steps:
+        assert isinstance(step, TrainingStep)
+        api = [c for c in spend if isinstance(c, ApiCost) and c.step == step.step]
+        gpu = [c for c in spend if isinstance(c, GpuCost) and c.step == step.step]
+        inputs.append(
+            StepInputs(
+                metrics=step.metrics,
+                scenario_ids=step.scenario_ids,
+                api_costs=[
+                    (
+                        c.split,
+                        c.source,
+                        pricing.price_at(c.provider, c.model).cost_usd(
+                            Usage(c.usage.input_tokens, c.usage.output_tokens)
+                        ),
+                    )
+                    for c in api
+                ],
+                gpu_costs_usd=[g.seconds / 3600 * 2.5 * 2 for g in gpu],
+            )
+        )
+    for number, want in enumerate(derive_history(inputs)):
+        assert set(histories[number]) == set(want)
+        for key, value in want.items():
+            assert math.isclose(histories[number][key], value, rel_tol=1e-9), (number, key)
+
+
 def test_derived_streams_equal_a_recomputation_across_a_worker_sigkill(
     kafka_config: KafkaConfig, tmp_path: Path, project_name: str
 ) -> None:
@@ -213,62 +275,8 @@ def test_derived_streams_equal_a_recomputation_across_a_worker_sigkill(
     totals = latest_totals(values, project_name)
     assert totals_match(totals, expected), {k: as_tuple(v) for k, v in totals.items()}
 
-    # merged windows: the latest revision of each equals the window recomputed from the calls
-    latest: dict[tuple[str, int, datetime], InferenceWindow] = {}
-    for window in decoded(values, InferenceWindow, lambda w: w.project == project_name):
-        key = (window.model, window.window_seconds, window.window_start)
-        if key not in latest or latest[key].revision <= window.revision:
-            latest[key] = window
-    for length in (10, 60):
-        for model in MODELS:
-            mine = [c for c in calls if c.model == model]
-            by_window: dict[datetime, list[Completion]] = {}
-            for call in mine:
-                epoch = int(call.time.timestamp())
-                by_window.setdefault(
-                    datetime.fromtimestamp(epoch - epoch % length, UTC), []
-                ).append(call)
-            for start_at, members in by_window.items():
-                window = latest[(model, length, start_at)]
-                assert window.count == len(members)
-                assert window.input_tokens == sum(c.input_tokens for c in members)
-                sketch = QuantileSketch()
-                sketch.extend(c.latency_ms for c in members)
-                assert window.latency_bins == sketch.bins
-                assert window.latency_p99_ms == sketch.quantile(0.99)
-
-    # training history: one row per step, equal to ART's derivation of the same inputs
-    histories = {
-        h.step: h.metrics
-        for h in decoded(values, TrainingHistory, lambda h: h.project == project_name)
-    }
-    pricing = default_registry()
-    inputs = []
-    for step in steps:
-        assert isinstance(step, TrainingStep)
-        api = [c for c in spend if isinstance(c, ApiCost) and c.step == step.step]
-        gpu = [c for c in spend if isinstance(c, GpuCost) and c.step == step.step]
-        inputs.append(
-            StepInputs(
-                metrics=step.metrics,
-                scenario_ids=step.scenario_ids,
-                api_costs=[
-                    (
-                        c.split,
-                        c.source,
-                        pricing.price_at(c.provider, c.model).cost_usd(
-                            Usage(c.usage.input_tokens, c.usage.output_tokens)
-                        ),
-                    )
-                    for c in api
-                ],
-                gpu_costs_usd=[g.seconds / 3600 * 2.5 * 2 for g in gpu],
-            )
-        )
-    for step, want in enumerate(derive_history(inputs)):
-        assert set(histories[step]) == set(want)
-        for key, value in want.items():
-            assert math.isclose(histories[step][key], value, rel_tol=1e-9), (step, key)
+    assert_windows_recomputed(values, project_name, calls)
+    assert_history_recomputed(values, project_name, spend, steps)
 
     # feedback: per window, count and true count of the bool key
     partials = decoded(

@@ -41,6 +41,9 @@ class _WindowAggregates(Derived):
     latency_bins: dict[int, int] = Field(default_factory=dict)
     ttft_bins: dict[int, int] = Field(default_factory=dict)
     decode_seconds: float = Field(0.0, ge=0)
+    decode_tokens: int = Field(
+        0, ge=0, description="Output tokens of the calls whose decode time is in decode_seconds."
+    )
 
 
 class InferenceRollup(_WindowAggregates):

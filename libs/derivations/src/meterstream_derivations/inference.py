@@ -36,6 +36,7 @@ class _Window:
     latency: QuantileSketch = field(default_factory=QuantileSketch)
     ttft: QuantileSketch = field(default_factory=QuantileSketch)
     decode_seconds: float = 0.0
+    decode_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +207,7 @@ def build_partials_from_calls(
                 window.ttft.add_to_bin(ttft_bin)
                 if call.status == "ok":
                     window.decode_seconds += (call.latency_ms - call.ttft_ms) / 1000
+                    window.decode_tokens += call.output_tokens
     partials = [
         InferenceRollup(
             project=project,
@@ -223,6 +225,7 @@ def build_partials_from_calls(
             latency_bins=window.latency.bins,
             ttft_bins=window.ttft.bins,
             decode_seconds=window.decode_seconds,
+            decode_tokens=window.decode_tokens,
         )
         for (project, model, length, start), window in sorted(windows.items())
     ]

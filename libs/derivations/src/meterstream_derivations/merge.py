@@ -74,6 +74,7 @@ class MergedWindow:
     latency_bins: dict[int, int] = field(default_factory=dict)
     ttft_bins: dict[int, int] = field(default_factory=dict)
     decode_seconds: float = 0.0
+    decode_tokens: int = 0
     marks: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
@@ -101,6 +102,7 @@ class MergedWindow:
         _add_bins(self.latency_bins, partial.latency_bins)
         _add_bins(self.ttft_bins, partial.ttft_bins)
         self.decode_seconds += partial.decode_seconds
+        self.decode_tokens += partial.decode_tokens
         return True
 
     def to_record(self, *, final: bool, emitted_at: datetime | None = None) -> InferenceWindow:
@@ -123,13 +125,14 @@ class MergedWindow:
             latency_bins=dict(self.latency_bins),
             ttft_bins=dict(self.ttft_bins),
             decode_seconds=self.decode_seconds,
+            decode_tokens=self.decode_tokens,
             latency_p50_ms=latency.quantile(0.5),
             latency_p95_ms=latency.quantile(0.95),
             latency_p99_ms=latency.quantile(0.99),
             ttft_p50_ms=ttft.quantile(0.5),
             ttft_p99_ms=ttft.quantile(0.99),
             decode_tokens_per_s=(
-                self.output_tokens / self.decode_seconds if self.decode_seconds > 0 else None
+                self.decode_tokens / self.decode_seconds if self.decode_seconds > 0 else None
             ),
         )
 

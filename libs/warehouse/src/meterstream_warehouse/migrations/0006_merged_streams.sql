@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS inference_windows
     latency_bins Map(Int32, UInt64),
     ttft_bins Map(Int32, UInt64),
     decode_seconds Float64,
+    decode_tokens UInt64,
     latency_p50_ms Nullable(Float64),
     latency_p95_ms Nullable(Float64),
     latency_p99_ms Nullable(Float64),
@@ -107,6 +108,7 @@ SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE TABLE IF NOT EXISTS model_prices
 (
+    schema_version UInt8,
     event_id UUID,
     time DateTime64(6, 'UTC'),
     project LowCardinality(String),
@@ -123,3 +125,5 @@ CREATE TABLE IF NOT EXISTS model_prices
 ENGINE = ReplacingMergeTree(time)
 ORDER BY (provider, model, effective_from)
 SETTINGS non_replicated_deduplication_window = 10000;
+
+ALTER TABLE inference_rollup_partials ADD COLUMN IF NOT EXISTS decode_tokens UInt64 AFTER decode_seconds;
