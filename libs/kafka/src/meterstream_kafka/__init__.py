@@ -8,6 +8,7 @@ from meterstream_kafka.offsets import commit_group_offsets, end_offsets
 from meterstream_kafka.producer import make_producer, send_messages
 from meterstream_kafka.publish import publish_events
 from meterstream_kafka.registry_feed import RegistryFeed
+from meterstream_kafka.replay import read_topics
 from meterstream_kafka.topic_admin import apply_topics
 from meterstream_kafka.topic_plan import ObservedTopic, TopicChange, plan_topics
 
@@ -27,5 +28,6 @@ __all__ = [
     "make_producer",
     "plan_topics",
     "publish_events",
+    "read_topics",
     "send_messages",
 ]

@@ -14,10 +14,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from meterstream_contracts import split_envelope
 from meterstream_kafka.config import KafkaConfig
+from meterstream_kafka.offsets import end_offsets
 
 log = logging.getLogger("meterstream_kafka")
 
@@ -39,15 +40,11 @@ class RegistryFeed:
         self._consumer = consumer = AIOKafkaConsumer(
             bootstrap_servers=self._config.bootstrap_servers, enable_auto_commit=False
         )
+        ends = await end_offsets(self._config, list(self._handlers))
+        partitions = list(ends)
         await consumer.start()
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in self._handlers
-            for p in sorted(consumer.partitions_for_topic(topic) or {0})
-        ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within_s
         while any([await consumer.position(p) < ends[p] for p in partitions]):

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from meterstream_cli.infra_commands import broker_app, topics_app, warehouse_app
+from meterstream_cli.registry_commands import costs_app, definitions_app
 from meterstream_contracts.schemas import write_json_schemas
 
 app = typer.Typer(
@@ -30,6 +31,8 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(sink_app, name="sink")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(workers_app, name="workers")
+app.add_typer(definitions_app, name="definitions")
+app.add_typer(costs_app, name="costs")
 console = Console()
 
 
