@@ -126,7 +126,9 @@ def test_definitions_and_repricing_flow_through_the_workers(
         assert priced(values, old_cost), worker.tail()
         results = lines(values, "metric_value", project_name)
         assert len(results) == 40  # every completion, value 1 when output_tokens > 100
-        assert sum(float(str(r["value"])) for r in results) == sum(c.output_tokens > 100 for c in calls)
+        assert sum(float(str(r["value"])) for r in results) == sum(
+            c.output_tokens > 100 for c in calls
+        )
         assert {r["category"] for r in results} == {"custom"}
 
         asyncio.run(ops.set_price(kafka_config, price(model, prompt=5.0)))
