@@ -67,7 +67,11 @@ def start_worker(kafka: KafkaConfig, app_id: str, log: Path) -> ServiceProcess:
     worker = ServiceProcess(
         "meterstream_workers",
         log_path=log,
-        env={"MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "MS_WORKER_APP_ID": app_id},
+        env={
+            "MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+            "MS_WORKER_APP_ID": app_id,
+            "MS_WORKER_DATA_DIR": str(log.parent / "worker-state"),
+        },
     )
     worker.wait_for_line("workers ready", timeout=120)
     return worker

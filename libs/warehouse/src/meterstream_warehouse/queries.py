@@ -43,7 +43,13 @@ def latency_by_model(
     )
 
 
-RUN_TABLES = ("raw_training_steps", "raw_api_costs", "raw_gpu_costs", "training_history")
+RUN_TABLES = (
+    "raw_training_steps",
+    "raw_api_costs",
+    "raw_gpu_costs",
+    "training_history",
+    "cost_ledger",
+)
 
 
 def delete_training_run(warehouse: Warehouse, *, project: str, run_id: str) -> None:
@@ -89,3 +95,57 @@ def inference_windows(
         """,
         params={"project": project, "window": window_seconds, "minutes": since_minutes},
     )
+
+
+def usage_totals(warehouse: Warehouse, *, project: str) -> list[dict[str, Any]]:
+    """The latest cumulative totals of a project (model "") and of each of its models."""
+    return warehouse.query_rows(
+        """
+        SELECT if(model = '', '(all models)', model) AS scope, count AS calls, errors,
+               input_tokens, output_tokens, round(cost_usd, 6) AS cost_usd, revision, through
+        FROM usage_totals FINAL
+        WHERE project = {project:String}
+        ORDER BY model != '', model
+        """,
+        params={"project": project},
+    )
+
+
+def cost_by_price_version(warehouse: Warehouse, *, project: str) -> list[dict[str, Any]]:
+    """Spend per kind and price version from the cost ledger (re-pricing reversals net out)."""
+    return warehouse.query_rows(
+        """
+        SELECT cost_kind, provider, model, price_version,
+               sum(count) AS events, round(sum(cost_usd), 6) AS cost_usd
+        FROM cost_ledger FINAL
+        WHERE project = {project:String}
+        GROUP BY cost_kind, provider, model, price_version
+        HAVING events != 0
+        ORDER BY cost_kind, provider, model, price_version
+        """,
+        params={"project": project},
+    )
+
+
+def training_history(
+    warehouse: Warehouse, *, project: str, run_id: str, keys: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """One row per step of a run with the chosen history keys (NaN-free: missing is NULL)."""
+    columns = ", ".join(
+        f"if(mapContains(metrics, {{k{i}:String}}), metrics[{{k{i}:String}}], NULL) AS c{i}"
+        for i in range(len(keys))
+    )
+    params: dict[str, Any] = {"project": project, "run_id": run_id}
+    params.update({f"k{i}": key for i, key in enumerate(keys)})
+    rows = warehouse.query_rows(
+        f"""
+        SELECT step, {columns}
+        FROM training_history FINAL
+        WHERE project = {{project:String}} AND run_id = {{run_id:String}}
+        ORDER BY step
+        """,
+        params=params,
+    )
+    return [
+        {"step": row["step"], **{key: row[f"c{i}"] for i, key in enumerate(keys)}} for row in rows
+    ]

@@ -33,8 +33,15 @@ from meterstream_kafka import (
 )
 from meterstream_sdk import AsyncClient
 from meterstream_sink.config import SinkConfig
-from meterstream_warehouse import WarehouseConfig, open_warehouse
-from meterstream_warehouse.queries import inference_windows, latency_by_model, row_counts
+from meterstream_warehouse import Warehouse, WarehouseConfig, open_warehouse
+from meterstream_warehouse.queries import (
+    cost_by_price_version,
+    inference_windows,
+    latency_by_model,
+    row_counts,
+    training_history,
+    usage_totals,
+)
 
 TICK_S = 0.1
 
@@ -82,7 +89,9 @@ async def produce_traffic(
         registrations = traffic.registrations(now=now)
         for event in [e for e in registrations if e.kind == "metric_key"]:
             sdk.send(event)
-        await gateway.send([e for e in registrations if e.kind == "metric_definition"])
+        await gateway.send(
+            [e for e in registrations if e.kind in ("metric_definition", "model_price")]
+        )
         sdk.send(traffic.training_run(run_id=plan.run_id, now=now))
         tally.events += len(registrations) + 1
         started = time.monotonic()
@@ -129,17 +138,17 @@ async def start_group_at_log_end(kafka: KafkaConfig, group_id: str) -> None:
 
 
 def start_workers(kafka: KafkaConfig, state_dir: Path) -> tuple[ServiceProcess, str]:
-    """The rollup workers as their own process, as a new consumer group at the log end."""
+    """The workers as their own process, a new consumer group at the end of every topic."""
     app_id = f"meterstream-workers-demo-{int(time.time())}"
-    asyncio.run(
-        commit_group_offsets(
-            kafka, app_id, asyncio.run(end_offsets(kafka, [TOPICS.for_kind("completion").name]))
-        )
-    )
+    asyncio.run(start_group_at_log_end(kafka, app_id))
     process = ServiceProcess(
         "meterstream_workers",
         log_path=state_dir / "logs" / "workers.log",
-        env={"MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "MS_WORKER_APP_ID": app_id},
+        env={
+            "MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+            "MS_WORKER_APP_ID": app_id,
+            "MS_WORKER_DATA_DIR": str(state_dir / "workers"),
+        },
     )
     return process, app_id
 
@@ -260,20 +269,21 @@ def run_demo(
         code = sink.stop() if sink is not None else 0
     if sink is not None:
         console.print(f"sink stopped (exit {code})")
-    empty = report_landed(console, warehouse_config)
+    empty = report_landed(console, warehouse_config, plan.run_id)
     if empty:
         console.print(f"[red]no rows in {', '.join(empty)}[/]")
         return 1
     return 0 if lag == 0 and code == 0 else 1
 
 
-def report_landed(console: Console, warehouse_config: WarehouseConfig) -> list[str]:
+def report_landed(console: Console, warehouse_config: WarehouseConfig, run_id: str) -> list[str]:
     """Print rows per table, latency per model and the workers' rollups; return empty tables."""
     warehouse = open_warehouse(warehouse_config)
     try:
         counts = row_counts(warehouse)
         print_results(console, counts, latency_by_model(warehouse, minutes=60))
         print_rollups(console, inference_windows(warehouse, project="demo-chat", window_seconds=60))
+        print_derived(console, warehouse, run_id)
     finally:
         warehouse.close()
     return [name for name, count in counts.items() if count == 0]
@@ -310,3 +320,29 @@ def print_rollups(console: Console, windows: list[dict[str, object]]) -> None:
             cells.append(f"{value:.1f}" if isinstance(value, float) else str(value))
         table.add_row(*cells)
     console.print(table)
+
+
+def _table(console: Console, title: str, rows: list[dict[str, object]]) -> None:
+    table = Table(title=title)
+    for column in rows[0] if rows else ():
+        table.add_column(column, justify="left" if column in ("scope", "model") else "right")
+    for row in rows:
+        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()))
+    console.print(table)
+
+
+HISTORY_KEYS = ("train/reward", "costs/all", "costs/cum/all", "throughput/avg_trainer_tok_per_s")
+
+
+def print_derived(console: Console, warehouse: Warehouse, run_id: str) -> None:
+    """The workers' cumulative totals, the cost ledger and the training run's history."""
+    _table(
+        console, "cumulative usage (stream workers)", usage_totals(warehouse, project="demo-chat")
+    )
+    _table(
+        console,
+        "cost ledger by price version",
+        cost_by_price_version(warehouse, project="demo-chat"),
+    )
+    history = training_history(warehouse, project="demo-rl", run_id=run_id, keys=HISTORY_KEYS)
+    _table(console, f"training history of {run_id} (last steps)", history[-5:])

@@ -21,6 +21,7 @@ from meterstream_contracts import (
     MetricDefinition,
     MetricKey,
     MetricValue,
+    ModelPrice,
     Preference,
     Table,
     TokenUsage,
@@ -147,6 +148,16 @@ class SyntheticTraffic:
                 expression="output_tokens > 400",
                 scoring="lower_is_better",
             ),
+            ModelPrice(  # a negotiated price, published to the shared registry
+                project=self.project,
+                time=now,
+                provider="anthropic",
+                model="claude-sonnet-4",
+                effective_from=now.date(),
+                prompt_per_million=2.4,
+                completion_per_million=12.0,
+                cached_prompt_per_million=0.24,
+            ),
         ]
 
     def training_run(self, *, run_id: str, now: datetime) -> TrainingRun:
@@ -169,6 +180,8 @@ class SyntheticTraffic:
             "train/gradient_norm": round(abs(self.rng.gauss(1.5, 0.3)), 5),
             "time/step_trainer_s": round(self.rng.uniform(8, 12), 3),
             "time/step_actor_s": round(self.rng.uniform(4, 6), 3),
+            "data/step_trainer_tokens": float(32 * self.rng.randint(900, 1100)),
+            "data/step_actor_tokens": float(32 * self.rng.randint(300, 400)),
         }
         sample = Table(
             columns=["prompt", "completion", "reward"],

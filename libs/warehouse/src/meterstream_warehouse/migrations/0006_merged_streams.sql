@@ -1,6 +1,7 @@
 -- The workers' second phase and ledgers: merged windows, cumulative usage,
 -- the cost ledger, feedback partials and the shared price registry.
--- Merged windows and totals are snapshots: the highest revision is current.
+-- Merged windows and totals are snapshots: the latest emitted is current (a
+-- worker deployment's revisions grow, but a new deployment starts them again).
 -- Ledger and feedback rows are keyed by the input slice they summarise, so a
 -- replayed slice replaces itself.
 
@@ -32,7 +33,7 @@ CREATE TABLE IF NOT EXISTS inference_windows
     decode_tokens_per_s Nullable(Float64),
     ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)
 )
-ENGINE = ReplacingMergeTree(revision)
+ENGINE = ReplacingMergeTree(emitted_at)
 PARTITION BY toYYYYMM(window_start)
 ORDER BY (project, model, window_seconds, window_start)
 SETTINGS non_replicated_deduplication_window = 10000;
@@ -52,7 +53,7 @@ CREATE TABLE IF NOT EXISTS usage_totals
     cost_usd Float64,
     ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)
 )
-ENGINE = ReplacingMergeTree(revision)
+ENGINE = ReplacingMergeTree(emitted_at)
 ORDER BY (project, model)
 SETTINGS non_replicated_deduplication_window = 10000;
 
