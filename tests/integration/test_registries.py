@@ -16,7 +16,7 @@ from meterstream_contracts import TOPICS, Completion, ModelPrice, split_envelope
 from meterstream_contracts.derived import CostEntry, UsageTotals
 from meterstream_kafka import KafkaConfig, apply_topics, end_offsets
 from tests.integration.kafka_io import read_from
-from tests.integration.test_workers import start_worker
+from tests.integration.test_workers import position_at, start_worker
 from tests.reliability.sink_harness import publish
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -58,6 +58,8 @@ def test_definitions_and_repricing_flow_through_the_workers(
 ) -> None:
     asyncio.run(apply_topics(kafka_config, TOPICS))
     model = f"m-{uuid.uuid4().hex[:6]}"
+    app_id = f"workers-{uuid.uuid4().hex[:8]}"
+    position_at(kafka_config, app_id)
     asyncio.run(ops.set_price(kafka_config, price(model, prompt=2.0)))
     with pytest.raises(ops.RegistryError, match="definition 1: expression: unknown name 'nope'"):
         asyncio.run(
@@ -112,7 +114,7 @@ def test_definitions_and_repricing_flow_through_the_workers(
         for i in range(40)
     ]
     asyncio.run(publish(kafka_config, list(calls), per_envelope=10))
-    worker = start_worker(kafka_config, f"workers-{uuid.uuid4().hex[:8]}", tmp_path / "w.log")
+    worker = start_worker(kafka_config, app_id, tmp_path / "w.log")
     try:
         old_cost = sum(1000 * 2.0 + c.output_tokens * 1.0 for c in calls) / 1e6
 

@@ -37,7 +37,7 @@ from meterstream_derivations.training import StepInputs, derive_history
 from meterstream_kafka import KafkaConfig, apply_topics, end_offsets
 from meterstream_pricing import Usage, default_registry
 from tests.integration.kafka_io import read_from
-from tests.integration.test_workers import start_worker
+from tests.integration.test_workers import position_at, start_worker
 from tests.reliability.sink_harness import publish
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -238,6 +238,8 @@ def test_derived_streams_equal_a_recomputation_across_a_worker_sigkill(
 ) -> None:
     asyncio.run(apply_topics(kafka_config, TOPICS))
     start = asyncio.run(end_offsets(kafka_config, DERIVED))
+    app_id = f"workers-{uuid.uuid4().hex[:8]}"
+    position_at(kafka_config, app_id)
     calls = completions(project_name, 8000)
     spend, steps = training_run(project_name, 6)
     feedback: list[Event] = [
@@ -246,7 +248,6 @@ def test_derived_streams_equal_a_recomputation_across_a_worker_sigkill(
     ]
     asyncio.run(publish(kafka_config, [*calls[:4000], *spend, *feedback], per_envelope=100))
 
-    app_id = f"workers-{uuid.uuid4().hex[:8]}"
     worker = start_worker(kafka_config, app_id, tmp_path / "worker-1.log")
     expected = expected_totals(calls)
 

@@ -17,7 +17,7 @@ from meterstream_contracts import TOPICS, Completion, Event, split_envelope
 from meterstream_contracts.derived import InferenceRollup
 from meterstream_derivations.inference import build_partials
 from meterstream_derivations.sketch import QuantileSketch
-from meterstream_kafka import KafkaConfig, apply_topics, end_offsets
+from meterstream_kafka import KafkaConfig, apply_topics, commit_group_offsets, end_offsets
 from meterstream_pricing import default_registry
 from tests.integration.kafka_io import read_from
 from tests.reliability.sink_harness import publish
@@ -63,6 +63,13 @@ def merged(partials: list[InferenceRollup]) -> WindowTotals:
     return {window: (counts[window], tokens[window], sketches[window].bins) for window in counts}
 
 
+def position_at(kafka: KafkaConfig, app_id: str) -> None:
+    """Start the worker group at today's end of every topic: the shared test broker holds
+    earlier tests' traffic, which a new group would otherwise read from the log start."""
+    everything = asyncio.run(end_offsets(kafka, [spec.name for spec in TOPICS]))
+    asyncio.run(commit_group_offsets(kafka, app_id, everything))
+
+
 def start_worker(kafka: KafkaConfig, app_id: str, log: Path) -> ServiceProcess:
     worker = ServiceProcess(
         "meterstream_workers",
@@ -82,6 +89,8 @@ def test_partials_equal_a_recomputation_across_a_worker_sigkill(
 ) -> None:
     asyncio.run(apply_topics(kafka_config, TOPICS))
     start = asyncio.run(end_offsets(kafka_config, [ROLLUPS]))
+    app_id = f"workers-{uuid.uuid4().hex[:8]}"
+    position_at(kafka_config, app_id)
     sent = completions(project_name, 6000)
     asyncio.run(publish(kafka_config, sent, per_envelope=100))
     expected: WindowTotals = {}
@@ -99,7 +108,6 @@ def test_partials_equal_a_recomputation_across_a_worker_sigkill(
         ]
         return [p for p in found if p.project == project_name]
 
-    app_id = f"workers-{uuid.uuid4().hex[:8]}"
     worker = start_worker(kafka_config, app_id, tmp_path / "worker-1.log")
     deadline = time.monotonic() + 60
     while not mine(
