@@ -121,6 +121,10 @@ class DefinitionSet:
             key = (definition.project, definition.applies_to)
             self._active.setdefault(key, []).append(definition)
 
+    def any_for(self, project: str) -> bool:
+        """Whether the project has any active definition (cheap check per envelope)."""
+        return any(p == project for p, _ in self._active)
+
     def for_event(self, project: str, kind: str) -> list[Definition]:
         return self._active.get((project, kind), [])
 

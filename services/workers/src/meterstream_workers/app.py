@@ -53,6 +53,9 @@ def create_app(config: WorkerConfig, kafka: KafkaConfig) -> faust.App:
 
     @app.task  # type: ignore[untyped-decorator]
     async def follow_registries() -> None:
+        # faust stalls every agent for up to 0.1 s whenever more than 100 changelog
+        # writes wait to be sent; they are sent continuously, so let more wait.
+        app.producer.buffer.max_messages = config.changelog_buffer
         await wiring.feed.start()
 
     add_inference_agents(wiring)

@@ -17,6 +17,9 @@ class WorkerConfig(BaseSettings):
     )
     emit_interval_s: float = Field(0.5, gt=0, description="Merged windows are emitted this often.")
     session_timeout_s: float = Field(10.0, gt=0)
+    changelog_buffer: int = Field(
+        10_000, gt=0, description="Table writes that may wait to be sent before agents pause."
+    )
     data_dir: str = ".meterstream/workers"
     store: str = Field(
         "rocksdb://", description="faust table store: rocksdb:// (rocksdict) or memory://."

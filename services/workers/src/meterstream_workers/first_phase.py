@@ -97,7 +97,8 @@ def completion_outputs(
         as_of=appended_at(origin),
     )
     results: list[dict[str, Any]] = []
-    if definitions is not None:
+    projects = {str(record.get("project")) for record in records}
+    if definitions is not None and any(definitions.any_for(p) for p in projects):
         for record in records:
             results.extend(definitions.evaluate("completion", record))
     return CompletionOutputs(result.partials, result.ledger, results)
