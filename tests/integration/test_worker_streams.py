@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from meterstream_cli.registry_ops import pricing_registry
 from meterstream_contracts import (
     TOPICS,
     ApiCost,
@@ -35,7 +36,7 @@ from meterstream_contracts.derived import (
 from meterstream_derivations.sketch import QuantileSketch
 from meterstream_derivations.training import StepInputs, derive_history
 from meterstream_kafka import KafkaConfig, apply_topics, end_offsets
-from meterstream_pricing import Usage, default_registry
+from meterstream_pricing import PricingRegistry, Usage
 from tests.integration.kafka_io import read_from
 from tests.integration.test_workers import position_at, start_worker
 from tests.reliability.sink_harness import publish
@@ -134,8 +135,9 @@ def latest_totals(values: list[bytes], project: str) -> dict[str, UsageTotals]:
     return latest
 
 
-def expected_totals(calls: list[Completion]) -> dict[str, tuple[int, int, int, int, float]]:
-    pricing = default_registry()
+def expected_totals(
+    calls: list[Completion], pricing: PricingRegistry
+) -> dict[str, tuple[int, int, int, int, float]]:
     sums: dict[str, list[float]] = {}
     for call in calls:
         cost = pricing.price_at("openai", call.model, call.time).cost_usd(
@@ -198,13 +200,16 @@ def assert_windows_recomputed(values: list[bytes], project: str, calls: list[Com
 
 
 def assert_history_recomputed(
-    values: list[bytes], project: str, spend: list[Event], steps: list[Event]
+    values: list[bytes],
+    project: str,
+    spend: list[Event],
+    steps: list[Event],
+    pricing: PricingRegistry,
 ) -> None:
     """One history row per step, equal to ART's derivation of the same inputs."""
     histories = {
         h.step: h.metrics for h in decoded(values, TrainingHistory, lambda h: h.project == project)
     }
-    pricing = default_registry()
     inputs = []
     for step in steps:
         assert isinstance(step, TrainingStep)
@@ -249,7 +254,9 @@ def test_derived_streams_equal_a_recomputation_across_a_worker_sigkill(
     asyncio.run(publish(kafka_config, [*calls[:4000], *spend, *feedback], per_envelope=100))
 
     worker = start_worker(kafka_config, app_id, tmp_path / "worker-1.log")
-    expected = expected_totals(calls)
+    # the shared registry as the worker sees it (other tests publish price versions too)
+    pricing = asyncio.run(pricing_registry(kafka_config))
+    expected = expected_totals(calls, pricing)
 
     def some_totals(values: list[bytes]) -> bool:
         return bool(latest_totals(values, project_name))
@@ -268,7 +275,9 @@ def test_derived_streams_equal_a_recomputation_across_a_worker_sigkill(
 
     try:
         values = asyncio.run(read_from(kafka_config, start, until=done, within_s=120))
-        assert done(values), restarted.tail()
+        histories = decoded(values, TrainingHistory, lambda h: h.project == project_name)
+        got = {k: as_tuple(v) for k, v in latest_totals(values, project_name).items()}
+        assert done(values), (got, expected, sorted({h.step for h in histories}))
         time.sleep(1.5)  # the windows' last emissions
         values = asyncio.run(read_from(kafka_config, start, until=lambda v: False, within_s=5))
     finally:
@@ -277,7 +286,7 @@ def test_derived_streams_equal_a_recomputation_across_a_worker_sigkill(
     assert totals_match(totals, expected), {k: as_tuple(v) for k, v in totals.items()}
 
     assert_windows_recomputed(values, project_name, calls)
-    assert_history_recomputed(values, project_name, spend, steps)
+    assert_history_recomputed(values, project_name, spend, steps, pricing)
 
     # feedback: per window, count and true count of the bool key
     partials = decoded(

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -23,6 +24,9 @@ from meterstream_kafka.offsets import end_offsets
 log = logging.getLogger("meterstream_kafka")
 
 RecordHandler = Callable[[dict[str, Any]], None]
+
+MALFORMED = (orjson.JSONDecodeError, AttributeError, LookupError, TypeError, ValueError)
+"""What a record that is not a registry record raises on its way to a handler."""
 
 
 class RegistryFeed:
@@ -61,10 +65,13 @@ class RegistryFeed:
         for partition, messages in batches.items():
             handle = self._handlers[partition.topic]
             for message in messages:
+                appended = datetime.fromtimestamp(message.timestamp / 1000, UTC).isoformat()
                 for line in split_envelope(message.value or b""):
                     try:
-                        handle(orjson.loads(line))
-                    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+                        record = orjson.loads(line)
+                        record.setdefault("time", appended)  # the contract's default: append time
+                        handle(record)
+                    except MALFORMED as error:
                         log.warning("ignoring a malformed %s record: %s", partition.topic, error)
 
     async def _follow(self) -> None:

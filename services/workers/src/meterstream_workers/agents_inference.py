@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from meterstream_contracts import TOPICS, split_envelope
-from meterstream_contracts.derived import InferenceRollup, UsageTotals
+from meterstream_contracts.derived import CostEntry, InferenceRollup, UsageTotals
 from meterstream_derivations.merge import ProjectTotals
 from meterstream_workers.first_phase import completion_outputs
 from meterstream_workers.merge_stage import MergeStage
@@ -27,20 +27,29 @@ def add_inference_agents(w: Wiring) -> MergeStage:
 
     @w.app.agent(w.topic(TOPICS.for_kind("completion").name))
     async def completions(stream: Any) -> None:
+        """Stateless: messages are taken in batches and their outputs sent together,
+        one envelope per key and topic (partials keep their per-message ids and order)."""
         await w.feed.loaded.wait()
-        async for event in stream.events():
-            outputs = completion_outputs(
-                event.value or b"",
-                origin=origin_of(event),
-                validated=is_validated(event.headers),
-                windows=w.windows,
-                pricing=registries.pricing,
-                definitions=registries.definitions,
-            )
-            await w.publish(PARTIALS, outputs.partials)
-            await w.publish("meterstream.derived.cost_ledger", outputs.ledger)
-            if outputs.metric_values:
-                await w.publish(TOPICS.for_kind("metric_value").name, outputs.metric_values)
+        async for events in stream.take_events(w.config.batch_messages, within=0.05):
+            partials: list[InferenceRollup] = []
+            ledger: list[CostEntry] = []
+            results: list[dict[str, Any]] = []
+            for event in events:
+                outputs = completion_outputs(
+                    event.value or b"",
+                    origin=origin_of(event),
+                    validated=is_validated(event.headers),
+                    windows=w.windows,
+                    pricing=registries.pricing,
+                    definitions=registries.definitions,
+                )
+                partials.extend(outputs.partials)
+                ledger.extend(outputs.ledger)
+                results.extend(outputs.metric_values)
+            await w.publish(PARTIALS, partials)
+            await w.publish("meterstream.derived.cost_ledger", ledger)
+            if results:
+                await w.publish(TOPICS.for_kind("metric_value").name, results)
 
     @w.app.agent(w.topic(PARTIALS))
     async def merge(stream: Any) -> None:
@@ -51,8 +60,8 @@ def add_inference_agents(w: Wiring) -> MergeStage:
             ]
             for key, state in stage.absorb(partials, merged.get):
                 merged[key] = state
-            for partial in partials[:1]:  # one envelope holds one (project, model)
-                for key in stage.stale.pop((partial.project, partial.model), []):
+            for project, model in {(p.project, p.model) for p in partials}:
+                for key in stage.stale.pop((project, model), []):
                     merged.pop(key, None)
 
     @merged.on_recover  # type: ignore[untyped-decorator]

@@ -16,6 +16,9 @@ class WorkerConfig(BaseSettings):
         6 * 3600, gt=0, description="How long merged windows stay correctable in the stream."
     )
     emit_interval_s: float = Field(0.5, gt=0, description="Merged windows are emitted this often.")
+    batch_messages: int = Field(
+        64, gt=0, description="Raw messages the stateless first phase takes at a time."
+    )
     session_timeout_s: float = Field(10.0, gt=0)
     changelog_buffer: int = Field(
         10_000, gt=0, description="Table writes that may wait to be sent before agents pause."
