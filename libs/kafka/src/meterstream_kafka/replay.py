@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from aiokafka import AIOKafkaConsumer
 
 from meterstream_kafka.config import KafkaConfig
 from meterstream_kafka.offsets import end_offsets
 
 
-async def read_topics(config: KafkaConfig, topics: list[str]) -> list[tuple[str, int, int, bytes]]:
-    """(topic, partition, offset, value) of every message now in the topics, in log order."""
+class StoredMessage(NamedTuple):
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    value: bytes
+
+
+async def read_topics(config: KafkaConfig, topics: list[str]) -> list[StoredMessage]:
+    """Every message now in the topics (with a value), in log order per partition."""
     ends = await end_offsets(config, topics)
     pending = {partition for partition, end in ends.items() if end > 0}
-    found: list[tuple[str, int, int, bytes]] = []
+    found: list[StoredMessage] = []
     if not pending:
         return found
     consumer = AIOKafkaConsumer(
@@ -30,7 +40,13 @@ async def read_topics(config: KafkaConfig, topics: list[str]) -> list[tuple[str,
                 for message in messages:
                     if message.value is not None and message.offset < ends[partition]:
                         found.append(
-                            (partition.topic, partition.partition, message.offset, message.value)
+                            StoredMessage(
+                                partition.topic,
+                                partition.partition,
+                                message.offset,
+                                message.timestamp,
+                                message.value,
+                            )
                         )
             pending = {p for p in pending if await consumer.position(p) < ends[p]}
     finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -18,6 +19,7 @@ from meterstream_contracts.derived import CostEntry
 from meterstream_derivations.definitions import InvalidDefinition, compile_definition
 from meterstream_derivations.ledger import Repricing, plan_repricing
 from meterstream_kafka import KafkaConfig, make_producer, publish_events, read_topics, send_messages
+from meterstream_kafka.registry_feed import MALFORMED
 from meterstream_pricing import PricingRegistry, default_registry
 
 
@@ -26,15 +28,26 @@ class RegistryError(ValueError):
 
 
 async def _records(kafka: KafkaConfig, kind: str) -> list[dict[str, Any]]:
-    messages = await read_topics(kafka, [TOPICS.for_kind(kind).name])
-    return [orjson.loads(line) for *_, value in messages for line in split_envelope(value)]
+    """The registry's records in log order; lines that are not JSON objects are left out."""
+    records = []
+    for message in await read_topics(kafka, [TOPICS.for_kind(kind).name]):
+        appended = datetime.fromtimestamp(message.timestamp_ms / 1000, UTC).isoformat()
+        for line in split_envelope(message.value):
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                record.setdefault("time", appended)  # the contract's default: append time
+                records.append(record)
+    return records
 
 
 async def definitions(kafka: KafkaConfig, project: str) -> dict[str, dict[str, Any]]:
     """The project's current definitions (deleted ones left out), by id."""
     latest: dict[str, dict[str, Any]] = {}
     for record in await _records(kafka, "metric_definition"):
-        if record.get("project") == project:
+        if record.get("project") == project and "definition_id" in record:
             latest[str(record["definition_id"])] = record
     return {ident: r for ident, r in latest.items() if not r.get("deleted")}
 
@@ -94,7 +107,10 @@ async def pricing_registry(kafka: KafkaConfig) -> PricingRegistry:
     """Built-in list prices plus every version published to the shared registry."""
     registry = default_registry()
     for record in await _records(kafka, "model_price"):
-        registry.apply_record(record)
+        try:
+            registry.apply_record(record)
+        except MALFORMED:
+            continue  # the sink dead-letters what breaks the contract
     return registry
 
 
@@ -126,8 +142,8 @@ async def reprice(
     ledger_topic = "meterstream.derived.cost_ledger"
     lines = [
         CostEntry.model_validate_json(line)
-        for *_, value in await read_topics(kafka, [ledger_topic])
-        for line in split_envelope(value)
+        for message in await read_topics(kafka, [ledger_topic])
+        for line in split_envelope(message.value)
     ]
     plan = plan_repricing(lines, registry, windows=windows, only=only)
     delta = sum(entry.cost_usd for entry in plan.ledger)
