@@ -254,16 +254,18 @@ def test_derived_streams_equal_a_recomputation_across_a_worker_sigkill(
     asyncio.run(publish(kafka_config, [*calls[:4000], *spend, *feedback], per_envelope=100))
 
     worker = start_worker(kafka_config, app_id, tmp_path / "worker-1.log")
-    # the shared registry as the worker sees it (other tests publish price versions too)
-    pricing = asyncio.run(pricing_registry(kafka_config))
-    expected = expected_totals(calls, pricing)
+    try:
+        # the shared registry as the worker sees it (other tests publish price versions too)
+        pricing = asyncio.run(pricing_registry(kafka_config))
+        expected = expected_totals(calls, pricing)
 
-    def some_totals(values: list[bytes]) -> bool:
-        return bool(latest_totals(values, project_name))
+        def some_totals(values: list[bytes]) -> bool:
+            return bool(latest_totals(values, project_name))
 
-    asyncio.run(read_from(kafka_config, start, until=some_totals, within_s=60))
-    asyncio.run(publish(kafka_config, [*calls[4000:], *steps], per_envelope=100))
-    worker.kill()  # mid-stream: states written, offsets perhaps not committed, emissions pending
+        asyncio.run(read_from(kafka_config, start, until=some_totals, within_s=60))
+        asyncio.run(publish(kafka_config, [*calls[4000:], *steps], per_envelope=100))
+    finally:
+        worker.kill()  # mid-stream: states written, offsets maybe not committed, emissions pending
     assert worker.returncode == -signal.SIGKILL
     restarted = start_worker(kafka_config, app_id, tmp_path / "worker-2.log")
 

@@ -109,12 +109,14 @@ def test_partials_equal_a_recomputation_across_a_worker_sigkill(
         return [p for p in found if p.project == project_name]
 
     worker = start_worker(kafka_config, app_id, tmp_path / "worker-1.log")
-    deadline = time.monotonic() + 60
-    while not mine(
-        asyncio.run(read_from(kafka_config, start, until=lambda v: bool(mine(v)), within_s=2))
-    ):
-        assert time.monotonic() < deadline, worker.tail()
-    worker.kill()  # mid-stream: some envelopes done, offsets perhaps not yet committed
+    try:
+        deadline = time.monotonic() + 60
+        while not mine(
+            asyncio.run(read_from(kafka_config, start, until=lambda v: bool(mine(v)), within_s=2))
+        ):
+            assert time.monotonic() < deadline, worker.tail()
+    finally:
+        worker.kill()  # mid-stream: some envelopes done, offsets perhaps not yet committed
     assert worker.returncode == -signal.SIGKILL
     restarted = start_worker(kafka_config, app_id, tmp_path / "worker-2.log")
     try:
