@@ -12,8 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import faust
+from meterstream_alerting.notify import LogNotifier, Notifier, WebhookNotifier
+from meterstream_alerting.rules import load_rules, shipped_rules
 
 from meterstream_kafka import KafkaConfig
+from meterstream_workers.agents_alerts import add_alert_agents
 from meterstream_workers.agents_inference import add_inference_agents
 from meterstream_workers.agents_training import add_feedback_agent, add_training_agent
 from meterstream_workers.config import WorkerConfig
@@ -61,6 +64,13 @@ def create_app(config: WorkerConfig, kafka: KafkaConfig) -> faust.App:
     add_inference_agents(wiring)
     add_training_agent(wiring)
     add_feedback_agent(wiring)
+    rules = load_rules(config.alert_rules) if config.alert_rules else shipped_rules()
+    notifiers: list[Notifier] = [LogNotifier()]
+    if config.alert_webhook_url:
+        notifiers.append(
+            WebhookNotifier(config.alert_webhook_url, timeout_s=config.alert_webhook_timeout_s)
+        )
+    add_alert_agents(wiring, rules, notifiers)
 
     @app.timer(interval=1.0, on_leader=False)  # type: ignore[untyped-decorator]
     async def heartbeat() -> None:

@@ -24,6 +24,11 @@ class WorkerConfig(BaseSettings):
         10_000, gt=0, description="Table writes that may wait to be sent before agents pause."
     )
     data_dir: str = ".meterstream/workers"
+    alert_rules: str | None = Field(
+        None, description="YAML rule file; unset: the example rules that ship."
+    )
+    alert_webhook_url: str | None = Field(None, description="POST every alert transition here.")
+    alert_webhook_timeout_s: float = Field(5.0, gt=0)
     store: str = Field(
         "rocksdb://", description="faust table store: rocksdb:// (rocksdict) or memory://."
     )

@@ -63,8 +63,9 @@ class Wiring:
     def topic(self, *names: str) -> Any:
         return self.app.topic(*names, value_serializer="raw", key_serializer="raw")
 
-    def table(self, name: str) -> Any:
-        return self.app.Table(name, default=None, partitions=4, key_type=str)
+    def table(self, name: str, *, partitions: int = 4) -> Any:
+        """A changelog-backed table, partitioned as the topics its agent reads."""
+        return self.app.Table(name, default=None, partitions=partitions, key_type=str)
 
     async def publish(self, topic: str, records: Iterable[BaseModel | dict[str, Any]]) -> None:
         """Derived records go out marked validated (the workers built them from models)."""

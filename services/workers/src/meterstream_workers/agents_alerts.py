@@ -1,0 +1,77 @@
+"""Alerting agents: the evaluator over derived streams, the dispatcher over the alerts topic.
+
+The evaluator keeps each (rule, group) state in the `alert-states` table (a
+group is the derived stream's message key, so its state is written from one
+partition) and publishes firing and resolved events on `meterstream.alerts`,
+keyed by a dedup key made of the rule, the group and the event time the
+condition started. Replaying the derived streams reproduces the same keys.
+
+The dispatcher reads the alerts topic and notifies each (dedup key, state)
+once: the `alert-notifications` table remembers what was sent, so a restart or
+a consumer reset does not notify again. Silences suppress notifications (the
+alert is still published and stored).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from meterstream_alerting.engine import RuleEngine, dispatch_decision
+from meterstream_alerting.notify import Notifier, log
+from meterstream_alerting.rules import RuleFile
+
+from meterstream_contracts import split_envelope
+from meterstream_contracts.derived import AlertEvent
+from meterstream_workers.wiring import Wiring
+
+ALERTS = "meterstream.alerts"
+
+
+def add_alert_agents(w: Wiring, rules: RuleFile, notifiers: Sequence[Notifier]) -> None:
+    if not rules.rules:
+        return
+    engine = RuleEngine(rules)
+    states = w.table("alert-states")
+    sent = w.table("alert-notifications", partitions=1)  # as the alerts topic
+
+    @w.app.agent(w.topic(*engine.topics))
+    async def evaluator(stream: Any) -> None:
+        async for event in stream.events():
+            records = [orjson.loads(line) for line in split_envelope(event.value or b"")]
+            alerts, changed = engine.apply(
+                event.message.topic, records, event.message.timestamp, states.get
+            )
+            for key, state in changed.items():
+                states[key] = state.state()
+            await w.publish(ALERTS, alerts)
+
+    @states.on_recover  # type: ignore[untyped-decorator]
+    async def states_recovered() -> None:
+        for key, saved in states.items():
+            if saved:
+                engine.recover(key, saved)
+
+    @w.app.timer(interval=1.0)  # type: ignore[untyped-decorator]
+    async def watch_absence() -> None:
+        await w.publish(ALERTS, engine.silent_groups(time.time()))
+
+    @w.app.agent(w.topic(ALERTS))
+    async def dispatcher(stream: Any) -> None:
+        async for event in stream.events():
+            for line in split_envelope(event.value or b""):
+                alert = AlertEvent.model_validate_json(line)
+                decision = dispatch_decision(alert, sent.get, rules)
+                if decision != "notify":
+                    log.debug("alert %s %s: %s", alert.dedup_key, alert.state, decision)
+                    continue
+                for notifier in notifiers:
+                    try:
+                        await notifier.notify(alert)
+                    except Exception as error:  # one notifier failing must not stop the others
+                        log.error("notifier %r failed for %s: %s", notifier, alert.dedup_key, error)
+                sent[f"{alert.dedup_key}:{alert.state}"] = True
+
+    del evaluator, states_recovered, watch_absence, dispatcher
