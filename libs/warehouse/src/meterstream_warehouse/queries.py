@@ -149,3 +149,22 @@ def training_history(
     return [
         {"step": row["step"], **{key: row[f"c{i}"] for i, key in enumerate(keys)}} for row in rows
     ]
+
+
+def alert_history(
+    warehouse: Warehouse, *, project: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Alert transitions, newest first, each (dedup key, state) once."""
+    return warehouse.query_rows(
+        """
+        SELECT min(time) AS time, rule_id, state, any(severity) AS severity,
+               any(project) AS alert_project, any(`group`) AS labels, any(value) AS value,
+               any(summary) AS summary, dedup_key
+        FROM alerts FINAL
+        WHERE {project:String} = '' OR alerts.project = {project:String}
+        GROUP BY dedup_key, rule_id, state
+        ORDER BY time DESC
+        LIMIT {limit:UInt32}
+        """,
+        params={"project": project or "", "limit": limit},
+    )

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from meterstream_cli.alert_commands import alerts_app
 from meterstream_cli.infra_commands import broker_app, topics_app, warehouse_app
 from meterstream_cli.registry_commands import costs_app, definitions_app
 from meterstream_contracts.schemas import write_json_schemas
@@ -33,6 +34,7 @@ app.add_typer(gateway_app, name="gateway")
 app.add_typer(workers_app, name="workers")
 app.add_typer(definitions_app, name="definitions")
 app.add_typer(costs_app, name="costs")
+app.add_typer(alerts_app, name="alerts")
 console = Console()
 
 

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from meterstream_cli.alert_commands import print_alerts
 from meterstream_cli.demo_senders import GatewaySender, OtlpSender, SdkSender
 from meterstream_cli.processes import ServiceProcess
 from meterstream_cli.traffic import SyntheticTraffic, invalid_completion_lines
@@ -35,6 +36,7 @@ from meterstream_sdk import AsyncClient
 from meterstream_sink.config import SinkConfig
 from meterstream_warehouse import Warehouse, WarehouseConfig, open_warehouse
 from meterstream_warehouse.queries import (
+    alert_history,
     cost_by_price_version,
     inference_windows,
     latency_by_model,
@@ -284,6 +286,7 @@ def report_landed(console: Console, warehouse_config: WarehouseConfig, run_id: s
         print_results(console, counts, latency_by_model(warehouse, minutes=60))
         print_rollups(console, inference_windows(warehouse, project="demo-chat", window_seconds=60))
         print_derived(console, warehouse, run_id)
+        print_alerts(console, alert_history(warehouse, project="demo-chat", limit=10))
     finally:
         warehouse.close()
     return [name for name, count in counts.items() if count == 0]
