@@ -30,6 +30,7 @@ bench: install
 	$(RUN) python -m benchmarks.bench_sink
 	$(RUN) python -m benchmarks.bench_producers
 	$(RUN) python -m benchmarks.bench_workers
+	$(RUN) python -m benchmarks.bench_alerts
 
 schemas: install
 	$(RUN) meterstream schemas export --out schemas
