@@ -13,10 +13,19 @@ from meterstream_contracts.derived import AlertEvent
 
 
 def event_time(rule: AlertRule, record: Mapping[str, Any], appended_s: float) -> float:
-    """When the record's value happened: a window's end, totals' `through`, else append time."""
+    """When the record's value happened, so that a for-duration is time the condition held.
+
+    A window's value covers its events so far: the window's end, or its
+    emission if earlier (an open window, emitted while its calls arrive).
+    Totals: `through`. Otherwise the append time.
+    """
     if "window_start" in record and "window_seconds" in record:
         start = datetime.fromisoformat(str(record["window_start"])).timestamp()
-        return start + float(record["window_seconds"])
+        end = start + float(record["window_seconds"])
+        emitted = record.get("emitted_at")
+        if emitted:
+            return min(end, datetime.fromisoformat(str(emitted)).timestamp())
+        return end
     if rule.source == "usage_totals" and record.get("through"):
         return datetime.fromisoformat(str(record["through"])).timestamp()
     return appended_s
@@ -79,10 +88,10 @@ class RuleEngine:
                 if state is None:
                     saved = stored(key)
                     state = GroupState() if saved is None else GroupState.from_state(saved)
-                before = state.state()
+                before = state.snapshot()
                 for transition in evaluate(rule, state, observation):
                     alerts.append(alert_event(rule, observation.group, transition))
-                if state.state() != before:
+                if state.snapshot() != before:
                     changed[key] = state
                 if rule.condition == "absence":
                     self.last_seen[(rule.id, observation.key)] = (observation.group, state.last_at)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from meterstream_alerting.rules import AlertRule
@@ -62,7 +62,20 @@ class GroupState:
     baseline: list[float] = field(default_factory=list)
 
     def state(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "pending_since": self.pending_since,
+            "firing_key": self.firing_key,
+            "last_at": self.last_at,
+            "current": self.current,
+            "previous": self.previous,
+            "baseline": list(self.baseline),
+        }
+
+    def snapshot(self) -> tuple[object, ...]:
+        """Cheap to compare: changes whenever the stored state would."""
+        current = None if self.current is None else tuple(self.current)
+        previous = None if self.previous is None else tuple(self.previous)
+        return (self.pending_since, self.firing_key, self.last_at, current, previous)
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> GroupState:
