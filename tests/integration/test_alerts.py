@@ -4,16 +4,11 @@ one notification per transition, even across a worker SIGKILL and restart."""
 from __future__ import annotations
 
 import asyncio
-import http.server
-import json
 import signal
-import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -22,36 +17,10 @@ from meterstream_cli.processes import ServiceProcess
 from meterstream_contracts import TOPICS, Completion, Event
 from meterstream_kafka import KafkaConfig, apply_topics
 from tests.integration.test_workers import position_at
+from tests.integration.webhook_receiver import Receiver
 from tests.reliability.sink_harness import publish
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-
-
-class Receiver(http.server.ThreadingHTTPServer):
-    calls: list[tuple[str, dict[str, Any]]]
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        assert isinstance(self.server, Receiver)
-        self.server.calls.append((self.headers["Idempotency-Key"], json.loads(body)))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def webhook() -> Iterator[Receiver]:
-    server = Receiver(("127.0.0.1", 0), Handler)
-    server.calls = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 def calls(project: str, start: datetime, seconds: int, latency_ms: float) -> list[Event]:

@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from meterstream_alerting.evaluate import GroupState, Transition, absent, evaluate, observe
+from meterstream_alerting.evaluate import (
+    GroupState,
+    Observation,
+    Transition,
+    absent,
+    evaluate,
+    observe,
+)
 from meterstream_alerting.rules import AlertRule, RuleFile
 from meterstream_contracts.derived import AlertEvent
 
@@ -89,13 +96,29 @@ class RuleEngine:
                     saved = stored(key)
                     state = GroupState() if saved is None else GroupState.from_state(saved)
                 before = state.snapshot()
-                for transition in evaluate(rule, state, observation):
+                transitions = evaluate(rule, state, observation)
+                if rule.condition == "absence":
+                    transitions = self._end_silence(rule, observation, transitions)
+                for transition in transitions:
                     alerts.append(alert_event(rule, observation.group, transition))
                 if state.snapshot() != before:
                     changed[key] = state
                 if rule.condition == "absence":
                     self.last_seen[(rule.id, observation.key)] = (observation.group, state.last_at)
         return alerts, changed
+
+    def _end_silence(
+        self, rule: AlertRule, observation: Observation, transitions: list[Transition]
+    ) -> list[Transition]:
+        """A record from a group this process reported silent resolves exactly that report;
+        without one in memory (a restart since), the state's own judgement stands."""
+        prefix = f"{rule.id}|{observation.key}|"
+        reported = [key for key in self.reported if key.startswith(prefix)]
+        if not reported:
+            return transitions
+        for key in reported:
+            self.reported.discard(key)
+        return [Transition("resolved", key, observation.at, None) for key in sorted(reported)]
 
     def recover(self, key: str, saved: Mapping[str, Any]) -> None:
         """A state read back after a restart: its group is watched for absence again."""
