@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import http.server
 import json
-import os
 import tempfile
 import threading
 import time
@@ -31,17 +30,14 @@ import yaml
 from meterstream_alerting.engine import RuleEngine
 from meterstream_alerting.rules import shipped_rules
 
+from benchmarks.broker import benchmark_kafka
 from meterstream_cli.processes import ServiceProcess
-from meterstream_contracts import TOPICS, Completion
+from meterstream_contracts import Completion
 from meterstream_kafka import (
     KafkaConfig,
-    LocalBroker,
-    apply_topics,
-    commit_group_offsets,
-    end_offsets,
-    find_broker_script,
     make_producer,
     publish_events,
+    start_group_at_end,
 )
 
 WINDOWS = "meterstream.derived.inference_windows"
@@ -144,10 +140,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"rule engine: {engine_throughput():,.0f} derived records/s (6 example rules, pure)")
 
-    kafka = KafkaConfig()
-    if "MS_KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
-        kafka = KafkaConfig(bootstrap_servers=LocalBroker(find_broker_script()).start())
-    asyncio.run(apply_topics(kafka, TOPICS))
+    kafka = benchmark_kafka()
     project = f"bench-alerts-{uuid.uuid4().hex[:6]}"
     folder = Path(tempfile.mkdtemp(prefix="ms-bench-alerts-"))
     rules = folder / "rules.yaml"
@@ -166,8 +159,7 @@ def main() -> None:
     server.arrivals = []
     threading.Thread(target=server.serve_forever, daemon=True).start()
     app_id = f"bench-alerts-{uuid.uuid4().hex[:8]}"
-    everything = asyncio.run(end_offsets(kafka, [spec.name for spec in TOPICS]))
-    asyncio.run(commit_group_offsets(kafka, app_id, everything))
+    asyncio.run(start_group_at_end(kafka, app_id))
     worker = ServiceProcess(
         "meterstream_workers",
         log_path=folder / "workers.log",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import os
 import socket
 import statistics
 import tempfile
@@ -20,11 +19,11 @@ from pathlib import Path
 import httpx
 import orjson
 
+from benchmarks.broker import benchmark_kafka
 from benchmarks.proc import cpu_seconds, peak_rss_mb
 from meterstream_cli.processes import ServiceProcess
-from meterstream_contracts import TOPICS
 from meterstream_gateway.auth import hash_key
-from meterstream_kafka import KafkaConfig, LocalBroker, apply_topics, find_broker_script
+from meterstream_kafka import KafkaConfig
 from meterstream_sdk import AsyncClient, Client, SdkConfig
 
 KEY = "bench-key"
@@ -170,10 +169,7 @@ def main() -> None:
     parser.add_argument("--gateway-seconds", type=float, default=10.0)
     parser.add_argument("--gateway-clients", type=int, default=8)
     args = parser.parse_args()
-    kafka = KafkaConfig()
-    if "MS_KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
-        kafka = KafkaConfig(bootstrap_servers=LocalBroker(find_broker_script()).start())
-    asyncio.run(apply_topics(kafka, TOPICS))
+    kafka = benchmark_kafka()
     sdk = bench_sdk(kafka, args.calls)
     print(
         f"SDK log_completion on the caller's thread: p50 {sdk['p50_us']:.2f} µs,"

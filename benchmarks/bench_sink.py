@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import os
 import shutil
 import tempfile
 import time
@@ -20,20 +19,18 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.broker import benchmark_kafka
 from benchmarks.proc import cpu_seconds, peak_rss_mb
 from meterstream_cli.processes import ServiceProcess
 from meterstream_contracts import TOPICS
 from meterstream_kafka import (
     KafkaConfig,
-    LocalBroker,
-    apply_topics,
-    find_broker_script,
     group_lag,
     make_producer,
     send_messages,
+    start_group_at_end,
 )
 from meterstream_warehouse.chdb_backend import ChdbWarehouse
-from tests.integration.kafka_io import catalogue_end_offsets, position_group
 
 PER_ENVELOPE = 500
 MODELS = ("gpt-4o-mini", "gpt-4o", "claude-sonnet-4")
@@ -148,14 +145,11 @@ def main() -> None:
     parser.add_argument("--batch-rows", default="50000", help="MS_SINK_MAX_BATCH_ROWS")
     args = parser.parse_args()
 
-    kafka = KafkaConfig()
-    if "MS_KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
-        kafka = KafkaConfig(bootstrap_servers=LocalBroker(find_broker_script()).start())
+    kafka = benchmark_kafka()
     folder = Path(tempfile.mkdtemp(prefix="ms-bench-sink-"))
     group = f"bench-{uuid.uuid4().hex[:8]}"
     bulk, steady_project = f"bench-bulk-{group}", f"bench-rate-{group}"
-    asyncio.run(apply_topics(kafka, TOPICS))
-    asyncio.run(position_group(kafka, group, asyncio.run(catalogue_end_offsets(kafka))))
+    asyncio.run(start_group_at_end(kafka, group))
 
     encode_started = time.perf_counter()
     lines = completion_lines(bulk, args.events, now=datetime.now(UTC))

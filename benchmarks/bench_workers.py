@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import tempfile
 import time
 import uuid
@@ -21,20 +20,18 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from benchmarks.bench_sink import completion_lines
+from benchmarks.broker import benchmark_kafka
 from benchmarks.proc import peak_rss_mb
 from meterstream_cli.processes import ServiceProcess
 from meterstream_contracts import TOPICS, split_envelope
 from meterstream_contracts.derived import InferenceRollup, InferenceWindow
 from meterstream_kafka import (
     KafkaConfig,
-    LocalBroker,
-    apply_topics,
-    commit_group_offsets,
     end_offsets,
-    find_broker_script,
     group_lag,
     make_producer,
     send_messages,
+    start_group_at_end,
 )
 
 COMPLETIONS = TOPICS.for_kind("completion").name
@@ -167,13 +164,9 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=20_000)
     parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args()
-    kafka = KafkaConfig()
-    if "MS_KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
-        kafka = KafkaConfig(bootstrap_servers=LocalBroker(find_broker_script()).start())
-    asyncio.run(apply_topics(kafka, TOPICS))
+    kafka = benchmark_kafka()
     app_id = f"bench-workers-{uuid.uuid4().hex[:8]}"
-    everything = asyncio.run(end_offsets(kafka, [spec.name for spec in TOPICS]))
-    asyncio.run(commit_group_offsets(kafka, app_id, everything))
+    asyncio.run(start_group_at_end(kafka, app_id))
     bulk = f"bench-bulk-{app_id}"
     lines = completion_lines(bulk, args.events, now=datetime.now(UTC))
     asyncio.run(send_envelopes(kafka, bulk, [lines]))

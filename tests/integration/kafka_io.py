@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from meterstream_kafka import KafkaConfig, commit_group_offsets
+from meterstream_kafka import KafkaConfig
 from meterstream_kafka import end_offsets as kafka_end_offsets
 
 
@@ -41,21 +41,3 @@ async def read_from(
     finally:
         await consumer.stop()
     return values
-
-
-async def catalogue_end_offsets(config: KafkaConfig) -> dict[TopicPartition, int]:
-    """End offsets of every partition of every catalogue topic."""
-    from meterstream_contracts import TOPICS
-
-    return await kafka_end_offsets(config, [spec.name for spec in TOPICS])
-
-
-async def position_group(
-    config: KafkaConfig, group_id: str, offsets: dict[TopicPartition, int]
-) -> None:
-    """Start a new consumer group at `offsets` instead of at the log start.
-
-    Tests share one broker; a group that starts at the log start would replay
-    every earlier test's traffic (poison bursts included).
-    """
-    await commit_group_offsets(config, group_id, offsets)

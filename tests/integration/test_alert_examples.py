@@ -13,9 +13,8 @@ import pytest
 import yaml
 
 from meterstream_contracts import TOPICS, Completion, Event, TrainingStep
-from meterstream_kafka import KafkaConfig, apply_topics
+from meterstream_kafka import KafkaConfig, apply_topics, start_group_at_end
 from tests.integration.test_alerts import start
-from tests.integration.test_workers import position_at
 from tests.integration.webhook_receiver import Receiver
 from tests.reliability.sink_harness import publish
 
@@ -95,7 +94,7 @@ def test_every_kind_of_example_rule_fires_and_resolves(
     path.write_text(yaml.safe_dump({"rules": rules}))
     url = f"http://127.0.0.1:{webhook.server_address[1]}/hook"
     app_id = f"workers-{uuid.uuid4().hex[:8]}"
-    position_at(kafka_config, app_id)
+    asyncio.run(start_group_at_end(kafka_config, app_id))
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
     base -= timedelta(seconds=base.timestamp() % 10)
     events: list[Event] = []

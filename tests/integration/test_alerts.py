@@ -15,8 +15,7 @@ import yaml
 
 from meterstream_cli.processes import ServiceProcess
 from meterstream_contracts import TOPICS, Completion, Event
-from meterstream_kafka import KafkaConfig, apply_topics
-from tests.integration.test_workers import position_at
+from meterstream_kafka import KafkaConfig, apply_topics, start_group_at_end
 from tests.integration.webhook_receiver import Receiver
 from tests.reliability.sink_harness import publish
 
@@ -87,7 +86,7 @@ def test_a_rule_fires_and_resolves_once_each_across_a_sigkill(
     )
     url = f"http://127.0.0.1:{webhook.server_address[1]}/hook"
     app_id = f"workers-{uuid.uuid4().hex[:8]}"
-    position_at(kafka_config, app_id)
+    asyncio.run(start_group_at_end(kafka_config, app_id))
     now = datetime.now(UTC).replace(microsecond=0)
     base = now - timedelta(seconds=now.timestamp() % 10 + 90)  # a window start, 90 s ago
     worker = start(kafka_config, app_id, tmp_path, rules, url, n=1)

@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from meterstream_contracts import TOPICS
-from meterstream_kafka import KafkaConfig, apply_topics
+from meterstream_kafka import KafkaConfig, apply_topics, start_group_at_end
 from meterstream_warehouse.chdb_backend import ChdbWarehouse
 from meterstream_warehouse.queries import row_counts
-from tests.integration.kafka_io import catalogue_end_offsets, position_group
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
@@ -25,9 +24,7 @@ def test_demo_fills_every_table_and_keeps_invalid_events_out(
 ) -> None:
     group = f"demo-test-{uuid.uuid4().hex[:8]}"
     asyncio.run(apply_topics(kafka_config, TOPICS))
-    asyncio.run(
-        position_group(kafka_config, group, asyncio.run(catalogue_end_offsets(kafka_config)))
-    )
+    asyncio.run(start_group_at_end(kafka_config, group))
     env = {
         **os.environ,
         "MS_KAFKA_BOOTSTRAP_SERVERS": kafka_config.bootstrap_servers,

@@ -14,9 +14,9 @@ import pytest
 from meterstream_cli import registry_ops as ops
 from meterstream_contracts import TOPICS, Completion, ModelPrice, split_envelope
 from meterstream_contracts.derived import CostEntry, UsageTotals
-from meterstream_kafka import KafkaConfig, apply_topics, end_offsets
+from meterstream_kafka import KafkaConfig, apply_topics, end_offsets, start_group_at_end
 from tests.integration.kafka_io import read_from
-from tests.integration.test_workers import position_at, start_worker
+from tests.integration.test_workers import start_worker
 from tests.reliability.sink_harness import publish
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -59,7 +59,7 @@ def test_definitions_and_repricing_flow_through_the_workers(
     asyncio.run(apply_topics(kafka_config, TOPICS))
     model = f"m-{uuid.uuid4().hex[:6]}"
     app_id = f"workers-{uuid.uuid4().hex[:8]}"
-    position_at(kafka_config, app_id)
+    asyncio.run(start_group_at_end(kafka_config, app_id))
     asyncio.run(ops.set_price(kafka_config, price(model, prompt=2.0)))
     with pytest.raises(ops.RegistryError, match="definition 1: expression: unknown name 'nope'"):
         asyncio.run(

@@ -12,9 +12,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from meterstream_contracts import TOPICS, decode_envelope
 from meterstream_contracts.envelope import VALIDATED_HEADER
-from meterstream_kafka import KafkaConfig, LocalBroker, apply_topics, find_broker_script
+from meterstream_kafka import (
+    KafkaConfig,
+    LocalBroker,
+    apply_topics,
+    catalogue_end_offsets,
+    find_broker_script,
+)
 from meterstream_sdk import BufferFull, Client, SdkConfig, Table, UnknownKey
-from tests.integration.kafka_io import catalogue_end_offsets
 
 pytestmark = pytest.mark.kafka
 

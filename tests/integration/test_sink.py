@@ -14,16 +14,23 @@ import pytest
 
 from meterstream_contracts import TOPICS
 from meterstream_contracts.derived import DeadLetter
-from meterstream_kafka import KafkaConfig, apply_topics, group_lag, make_producer, send_messages
+from meterstream_kafka import (
+    KafkaConfig,
+    apply_topics,
+    catalogue_end_offsets,
+    commit_group_offsets,
+    group_lag,
+    make_producer,
+    send_messages,
+    start_group_at_end,
+)
 from meterstream_sink.config import SinkConfig
 from meterstream_sink.service import ClickHouseSink
 from meterstream_warehouse import Warehouse, migrate, table_for_kind
 from meterstream_warehouse.chdb_backend import ChdbWarehouse
 from tests.helpers import ALL_KINDS, examples_for_project
 from tests.integration.kafka_io import (
-    catalogue_end_offsets,
     end_offsets,
-    position_group,
     read_from,
 )
 
@@ -105,7 +112,7 @@ async def test_valid_events_are_stored_invalid_ones_dead_lettered_and_offsets_co
     await apply_topics(kafka_config, TOPICS)
     dlq_start = await end_offsets(kafka_config, TOPICS.dead_letter.name)
     group = f"sink-test-{uuid.uuid4().hex[:8]}"
-    await position_group(kafka_config, group, await catalogue_end_offsets(kafka_config))
+    await start_group_at_end(kafka_config, group)
     sent, invalid = await produce_examples(kafka_config, project_name)
     config = SinkConfig(group_id=group, max_batch_seconds=0.3)
     sink = ClickHouseSink(config=config, kafka=kafka_config, warehouse=chdb_store)
@@ -154,7 +161,7 @@ async def test_replaying_the_topics_from_the_start_does_not_double_count(
     for attempt in range(2):
         # A second group re-reads the same messages, like a consumer reset.
         group = f"replay-{attempt}-{uuid.uuid4().hex[:6]}"
-        await position_group(kafka_config, group, start)
+        await commit_group_offsets(kafka_config, group, start)
         config = SinkConfig(group_id=group, max_batch_seconds=0.3)
         sink = ClickHouseSink(config=config, kafka=kafka_config, warehouse=chdb_store)
         await run_sink_until(sink, all_stored)

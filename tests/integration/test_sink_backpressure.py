@@ -13,12 +13,11 @@ import pyarrow as pa
 import pytest
 
 from meterstream_contracts import TOPICS
-from meterstream_kafka import KafkaConfig, apply_topics, group_lag
+from meterstream_kafka import KafkaConfig, apply_topics, group_lag, start_group_at_end
 from meterstream_sink.config import SinkConfig
 from meterstream_sink.service import ClickHouseSink
 from meterstream_warehouse import InsertResult, RetriableWarehouseError, Warehouse, migrate
 from meterstream_warehouse.chdb_backend import ChdbWarehouse
-from tests.integration.kafka_io import catalogue_end_offsets, position_group
 from tests.reliability.sink_harness import completions, publish
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
@@ -70,7 +69,7 @@ async def test_outage_pauses_without_committing_then_everything_is_stored_once(
 ) -> None:
     group = f"bp-{uuid.uuid4().hex[:8]}"
     await apply_topics(kafka_config, TOPICS)
-    await position_group(kafka_config, group, await catalogue_end_offsets(kafka_config))
+    await start_group_at_end(kafka_config, group)
     topics = [TOPICS.for_kind("completion").name]
     store.down.set()
     await publish(kafka_config, completions(project_name, 3000))

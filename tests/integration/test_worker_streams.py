@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from meterstream_cli.registry_ops import pricing_registry
@@ -35,10 +36,10 @@ from meterstream_contracts.derived import (
 )
 from meterstream_derivations.sketch import QuantileSketch
 from meterstream_derivations.training import StepInputs, derive_history
-from meterstream_kafka import KafkaConfig, apply_topics, end_offsets
+from meterstream_kafka import KafkaConfig, apply_topics, end_offsets, start_group_at_end
 from meterstream_pricing import PricingRegistry, Usage
 from tests.integration.kafka_io import read_from
-from tests.integration.test_workers import position_at, start_worker
+from tests.integration.test_workers import start_worker
 from tests.reliability.sink_harness import publish
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -119,7 +120,7 @@ def decoded(values: list[bytes], model: type[Any], keep: Callable[[Any], bool]) 
     records = []
     for value in values:
         for line in split_envelope(value):
-            record = __import__("orjson").loads(line)
+            record = orjson.loads(line)
             if record.get("kind") == model.model_fields["kind"].default:
                 parsed = model.model_validate(record)
                 if keep(parsed):
@@ -244,7 +245,7 @@ def test_derived_streams_equal_a_recomputation_across_a_worker_sigkill(
     asyncio.run(apply_topics(kafka_config, TOPICS))
     start = asyncio.run(end_offsets(kafka_config, DERIVED))
     app_id = f"workers-{uuid.uuid4().hex[:8]}"
-    position_at(kafka_config, app_id)
+    asyncio.run(start_group_at_end(kafka_config, app_id))
     calls = completions(project_name, 8000)
     spend, steps = training_run(project_name, 6)
     feedback: list[Event] = [

@@ -17,7 +17,7 @@ from meterstream_contracts import TOPICS, Completion, Event, split_envelope
 from meterstream_contracts.derived import InferenceRollup
 from meterstream_derivations.inference import build_partials
 from meterstream_derivations.sketch import QuantileSketch
-from meterstream_kafka import KafkaConfig, apply_topics, commit_group_offsets, end_offsets
+from meterstream_kafka import KafkaConfig, apply_topics, end_offsets, start_group_at_end
 from meterstream_pricing import default_registry
 from tests.integration.kafka_io import read_from
 from tests.reliability.sink_harness import publish
@@ -63,13 +63,6 @@ def merged(partials: list[InferenceRollup]) -> WindowTotals:
     return {window: (counts[window], tokens[window], sketches[window].bins) for window in counts}
 
 
-def position_at(kafka: KafkaConfig, app_id: str) -> None:
-    """Start the worker group at today's end of every topic: the shared test broker holds
-    earlier tests' traffic, which a new group would otherwise read from the log start."""
-    everything = asyncio.run(end_offsets(kafka, [spec.name for spec in TOPICS]))
-    asyncio.run(commit_group_offsets(kafka, app_id, everything))
-
-
 def start_worker(kafka: KafkaConfig, app_id: str, log: Path) -> ServiceProcess:
     worker = ServiceProcess(
         "meterstream_workers",
@@ -90,7 +83,7 @@ def test_partials_equal_a_recomputation_across_a_worker_sigkill(
     asyncio.run(apply_topics(kafka_config, TOPICS))
     start = asyncio.run(end_offsets(kafka_config, [ROLLUPS]))
     app_id = f"workers-{uuid.uuid4().hex[:8]}"
-    position_at(kafka_config, app_id)
+    asyncio.run(start_group_at_end(kafka_config, app_id))
     sent = completions(project_name, 6000)
     asyncio.run(publish(kafka_config, sent, per_envelope=100))
     expected: WindowTotals = {}

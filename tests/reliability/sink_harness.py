@@ -11,8 +11,14 @@ from pathlib import Path
 
 from meterstream_cli.processes import ServiceProcess
 from meterstream_contracts import TOPICS, Completion, Event
-from meterstream_kafka import KafkaConfig, apply_topics, group_lag, make_producer, publish_events
-from tests.integration.kafka_io import catalogue_end_offsets, position_group
+from meterstream_kafka import (
+    KafkaConfig,
+    apply_topics,
+    group_lag,
+    make_producer,
+    publish_events,
+    start_group_at_end,
+)
 
 
 @dataclass
@@ -25,7 +31,7 @@ class SinkHarness:
         """Topics exist and a fresh group starts at the current log end."""
         self.group = f"rel-{uuid.uuid4().hex[:8]}"
         await apply_topics(self.kafka, TOPICS)
-        await position_group(self.kafka, self.group, await catalogue_end_offsets(self.kafka))
+        await start_group_at_end(self.kafka, self.group)
 
     def start(self, run: str, **settings: str) -> ServiceProcess:
         env = {

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from meterstream_contracts import Completion, MessageOrigin, pack_envelope
 from meterstream_pricing import default_registry
-from meterstream_workers.first_phase import calls_of, partials_for_message
+from meterstream_workers.first_phase import calls_of, completion_outputs
 
 ORIGIN = MessageOrigin("meterstream.raw.completions", 3, 41, 1_763_632_800_000)
 T0 = datetime(2026, 11, 20, 10, tzinfo=UTC)
@@ -33,12 +33,12 @@ def envelope() -> bytes:
 
 def test_trusted_and_careful_paths_give_identical_partials() -> None:
     value = envelope()
-    fast = partials_for_message(
+    fast = completion_outputs(
         value, origin=ORIGIN, validated=True, windows=(10, 60), pricing=default_registry()
-    )
-    careful = partials_for_message(
+    ).partials
+    careful = completion_outputs(
         value, origin=ORIGIN, validated=False, windows=(10, 60), pricing=default_registry()
-    )
+    ).partials
     assert fast == careful
     assert {p.partial_id for p in fast} == {"3:41"}
     assert sum(p.count for p in fast if p.window_seconds == 60) == 50

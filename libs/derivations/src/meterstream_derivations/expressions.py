@@ -10,6 +10,7 @@ yield a number or a bool on that kind's canonical example.
 from __future__ import annotations
 
 import ast
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -58,7 +59,9 @@ def names_for(kind: str) -> frozenset[str]:
     return frozenset(fields)
 
 
+@functools.cache
 def _defaults(kind: str) -> dict[str, Any]:
+    """The contract's defaults of a kind (worked out once per kind; callers copy it)."""
     values: dict[str, Any] = {}
     for name, info in EVENT_MODELS[kind].model_fields.items():
         if not info.is_required() and info.default_factory is None:

@@ -115,16 +115,6 @@ class Prices:
         self._pricing = pricing
         self._as_of = as_of
         self._cache: dict[tuple[str, str, date], ModelPrice | None] = {}
-        self._versions: dict[int, str] = {}
-
-    def version(self, price: ModelPrice | None) -> str:
-        """The price's version string, worked out once per price (empty for no price)."""
-        if price is None:
-            return ""
-        version = self._versions.get(id(price))
-        if version is None:
-            version = self._versions[id(price)] = price.version
-        return version
 
     def price(self, provider: str, model: str, at: datetime) -> ModelPrice | None:
         key = (provider, model, at.date())
@@ -187,7 +177,7 @@ def build_partials_from_calls(
             call.provider,
             call.model,
             epoch - epoch % shortest,
-            prices.version(price),
+            "" if price is None else price.version,
         )
         charge = charges.get(charge_key)
         if charge is None:

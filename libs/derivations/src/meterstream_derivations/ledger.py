@@ -92,10 +92,6 @@ def api_cost_priced(cost: ApiCost, prices: Prices) -> tuple[float, str]:
     return price.cost_usd(_usage(cost)), price.version
 
 
-def api_cost_usd(cost: ApiCost, prices: Prices) -> float:
-    return api_cost_priced(cost, prices)[0]
-
-
 def api_cost_entries(
     costs: Iterable[ApiCost], *, entry_id: str, window_seconds: int, prices: Prices
 ) -> list[CostEntry]:

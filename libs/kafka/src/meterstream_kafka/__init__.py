@@ -4,7 +4,12 @@ from meterstream_kafka.config import KafkaConfig
 from meterstream_kafka.errors import KafkaError, LocalBrokerError
 from meterstream_kafka.lag import group_lag
 from meterstream_kafka.local_broker import LocalBroker, find_broker_script
-from meterstream_kafka.offsets import commit_group_offsets, end_offsets
+from meterstream_kafka.offsets import (
+    catalogue_end_offsets,
+    commit_group_offsets,
+    end_offsets,
+    start_group_at_end,
+)
 from meterstream_kafka.producer import make_producer, send_messages
 from meterstream_kafka.publish import publish_events
 from meterstream_kafka.registry_feed import RegistryFeed
@@ -21,6 +26,7 @@ __all__ = [
     "RegistryFeed",
     "TopicChange",
     "apply_topics",
+    "catalogue_end_offsets",
     "commit_group_offsets",
     "end_offsets",
     "find_broker_script",
@@ -30,4 +36,5 @@ __all__ = [
     "publish_events",
     "read_topics",
     "send_messages",
+    "start_group_at_end",
 ]

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from meterstream_contracts import TOPICS
 from meterstream_kafka.config import KafkaConfig
 
 
@@ -42,3 +43,14 @@ async def commit_group_offsets(
         await consumer.commit(offsets)
     finally:
         await consumer.stop()
+
+
+async def catalogue_end_offsets(config: KafkaConfig) -> dict[TopicPartition, int]:
+    """End offsets of every partition of every catalogue topic."""
+    return await end_offsets(config, [spec.name for spec in TOPICS])
+
+
+async def start_group_at_end(config: KafkaConfig, group_id: str) -> None:
+    """Place a new consumer group at today's end of every catalogue topic, so it reads only
+    what comes next (not what earlier runs or tests left on a shared broker)."""
+    await commit_group_offsets(config, group_id, await catalogue_end_offsets(config))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,8 +25,23 @@ log = logging.getLogger("meterstream_kafka")
 
 RecordHandler = Callable[[dict[str, Any]], None]
 
-MALFORMED = (orjson.JSONDecodeError, AttributeError, LookupError, TypeError, ValueError)
-"""What a record that is not a registry record raises on its way to a handler."""
+MALFORMED = (AttributeError, LookupError, TypeError, ValueError)
+"""What a record that is not a registry record raises in a handler."""
+
+
+def registry_records(value: bytes, timestamp_ms: int) -> Iterator[dict[str, Any]]:
+    """The JSON-object lines of a registry message; a record without `time` takes the
+    message's append time (the contract's default for a producer that left it out)."""
+    appended = datetime.fromtimestamp(timestamp_ms / 1000, UTC).isoformat()
+    for line in split_envelope(value):
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            log.warning("ignoring a registry line that is not JSON")
+            continue
+        if isinstance(record, dict):
+            record.setdefault("time", appended)
+            yield record
 
 
 class RegistryFeed:
@@ -65,11 +80,8 @@ class RegistryFeed:
         for partition, messages in batches.items():
             handle = self._handlers[partition.topic]
             for message in messages:
-                appended = datetime.fromtimestamp(message.timestamp / 1000, UTC).isoformat()
-                for line in split_envelope(message.value or b""):
+                for record in registry_records(message.value or b"", message.timestamp):
                     try:
-                        record = orjson.loads(line)
-                        record.setdefault("time", appended)  # the contract's default: append time
                         handle(record)
                     except MALFORMED as error:
                         log.warning("ignoring a malformed %s record: %s", partition.topic, error)

@@ -28,6 +28,8 @@ class ModelPrice:
     """Price of cache writes; the prompt price when unknown."""
     published_at: datetime | None = None
     """When the version was published to the shared registry; None: always known."""
+    version: str = field(init=False, compare=False, repr=False)
+    """`openai/gpt-4o@2025-01-01`, with `#<published>` for a published version (set once)."""
 
     def __post_init__(self) -> None:
         prices = (
@@ -38,14 +40,10 @@ class ModelPrice:
         )
         if any(price < 0 for price in prices):
             raise ValueError(f"prices of {self.provider}/{self.model} must not be negative")
-
-    @property
-    def version(self) -> str:
-        """`openai/gpt-4o@2025-01-01`, with `#<published>` for a published version."""
-        name = f"{self.provider}/{self.model}@{self.effective_from.isoformat()}"
-        if self.published_at is None:
-            return name
-        return f"{name}#{self.published_at.strftime('%Y%m%dT%H%M%S')}"
+        version = f"{self.provider}/{self.model}@{self.effective_from.isoformat()}"
+        if self.published_at is not None:
+            version = f"{version}#{self.published_at.strftime('%Y%m%dT%H%M%S')}"
+        object.__setattr__(self, "version", version)  # frozen: computed once, here
 
     def known_at(self, as_of: datetime | None) -> bool:
         return as_of is None or self.published_at is None or self.published_at <= as_of

@@ -25,12 +25,11 @@ from meterstream_kafka import (
     KafkaConfig,
     LocalBroker,
     apply_topics,
-    commit_group_offsets,
-    end_offsets,
     find_broker_script,
     group_lag,
     make_producer,
     send_messages,
+    start_group_at_end,
 )
 from meterstream_sdk import AsyncClient
 from meterstream_sink.config import SinkConfig
@@ -135,14 +134,10 @@ async def produce_traffic(
     return tally
 
 
-async def start_group_at_log_end(kafka: KafkaConfig, group_id: str) -> None:
-    await commit_group_offsets(kafka, group_id, await end_offsets(kafka, [s.name for s in TOPICS]))
-
-
 def start_workers(kafka: KafkaConfig, state_dir: Path) -> tuple[ServiceProcess, str]:
     """The workers as their own process, a new consumer group at the end of every topic."""
     app_id = f"meterstream-workers-demo-{int(time.time())}"
-    asyncio.run(start_group_at_log_end(kafka, app_id))
+    asyncio.run(start_group_at_end(kafka, app_id))
     process = ServiceProcess(
         "meterstream_workers",
         log_path=state_dir / "logs" / "workers.log",
@@ -227,7 +222,7 @@ def run_demo(
     if run_sink and "MS_SINK_GROUP_ID" not in os.environ:
         group = f"meterstream-demo-{int(time.time())}"
         sink_config = sink_config.model_copy(update={"group_id": group})
-        asyncio.run(start_group_at_log_end(kafka, group))
+        asyncio.run(start_group_at_end(kafka, group))
     plan = DemoPlan(seconds, completions_per_s, 2, run_id=f"run-{int(time.time())}")
     sink = None
     gateway, doors = start_gateway(kafka, state_dir)

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 
 from meterstream_contracts import TOPICS, MetricDefinition, ModelPrice, split_envelope
@@ -19,7 +17,7 @@ from meterstream_contracts.derived import CostEntry
 from meterstream_derivations.definitions import InvalidDefinition, compile_definition
 from meterstream_derivations.ledger import Repricing, plan_repricing
 from meterstream_kafka import KafkaConfig, make_producer, publish_events, read_topics, send_messages
-from meterstream_kafka.registry_feed import MALFORMED
+from meterstream_kafka.registry_feed import MALFORMED, registry_records
 from meterstream_pricing import PricingRegistry, default_registry
 
 
@@ -28,19 +26,12 @@ class RegistryError(ValueError):
 
 
 async def _records(kafka: KafkaConfig, kind: str) -> list[dict[str, Any]]:
-    """The registry's records in log order; lines that are not JSON objects are left out."""
-    records = []
-    for message in await read_topics(kafka, [TOPICS.for_kind(kind).name]):
-        appended = datetime.fromtimestamp(message.timestamp_ms / 1000, UTC).isoformat()
-        for line in split_envelope(message.value):
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(record, dict):
-                record.setdefault("time", appended)  # the contract's default: append time
-                records.append(record)
-    return records
+    """The registry's records in log order (lines that are not JSON objects left out)."""
+    return [
+        record
+        for message in await read_topics(kafka, [TOPICS.for_kind(kind).name])
+        for record in registry_records(message.value, message.timestamp_ms)
+    ]
 
 
 async def definitions(kafka: KafkaConfig, project: str) -> dict[str, dict[str, Any]]:

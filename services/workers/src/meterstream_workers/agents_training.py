@@ -9,7 +9,7 @@ from meterstream_contracts import TOPICS, ApiCost, GpuCost, TrainingStep, decode
 from meterstream_contracts.derived import TrainingHistory
 from meterstream_derivations.history import RunHistory
 from meterstream_derivations.inference import Prices
-from meterstream_derivations.ledger import api_cost_usd
+from meterstream_derivations.ledger import api_cost_priced
 from meterstream_workers.first_phase import appended_at, feedback_outputs, spend_ledger
 from meterstream_workers.wiring import Wiring, origin_of
 
@@ -21,7 +21,7 @@ def apply_to_run(
     rows = []
     for event in events:
         if isinstance(event, ApiCost):
-            run.add_api_cost(event, api_cost_usd(event, prices))
+            run.add_api_cost(event, api_cost_priced(event, prices)[0])
         elif isinstance(event, GpuCost):
             run.add_gpu_cost(event)
         elif isinstance(event, TrainingStep):
@@ -47,10 +47,11 @@ def add_training_agent(w: Wiring) -> None:
             kind = TOPICS.by_name(origin.topic).kind
             decoded = decode_envelope(event.value or b"", kind=kind, origin=origin)
             costs = [e for e in decoded.events if isinstance(e, ApiCost | GpuCost)]
-            pricing = w.registries.pricing
+            # one price lookup per (provider, model, day) for the ledger and the history both
+            prices = Prices(w.registries.pricing, appended_at(origin))
             await w.publish(
                 "meterstream.derived.cost_ledger",
-                spend_ledger(costs, origin=origin, window_seconds=w.windows[0], pricing=pricing),
+                spend_ledger(costs, origin=origin, window_seconds=w.windows[0], prices=prices),
             )
             key = (event.key or b"").decode()
             if key.endswith("/"):
@@ -59,7 +60,7 @@ def add_training_agent(w: Wiring) -> None:
             run = RunHistory() if stored is None else RunHistory.from_state(stored)
             if not run.first_time(f"{origin.topic}:{origin.partition}", origin.offset):
                 continue
-            rows = apply_to_run(run, decoded.events, prices=Prices(pricing, appended_at(origin)))
+            rows = apply_to_run(run, decoded.events, prices=prices)
             runs[key] = run.state()
             await w.publish("meterstream.derived.training_history", rows)
 

@@ -55,10 +55,13 @@ def create_app(config: WorkerConfig, kafka: KafkaConfig) -> faust.App:
     wiring = Wiring(app, config, registries, registries.feed(kafka))
 
     @app.task  # type: ignore[untyped-decorator]
-    async def follow_registries() -> None:
+    async def let_changelog_writes_queue() -> None:
         # faust stalls every agent for up to 0.1 s whenever more than 100 changelog
         # writes wait to be sent; they are sent continuously, so let more wait.
         app.producer.buffer.max_messages = config.changelog_buffer
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def follow_registries() -> None:
         await wiring.feed.start()
 
     add_inference_agents(wiring)
@@ -76,5 +79,5 @@ def create_app(config: WorkerConfig, kafka: KafkaConfig) -> faust.App:
     async def heartbeat() -> None:
         print("workers ready", flush=True)
 
-    del follow_registries, heartbeat
+    del let_changelog_writes_queue, follow_registries, heartbeat
     return app

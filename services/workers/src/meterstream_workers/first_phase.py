@@ -8,7 +8,7 @@ downstream.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -45,8 +45,9 @@ def appended_at(origin: MessageOrigin) -> datetime:
 
 def completions_of(
     value: bytes, *, origin: MessageOrigin, validated: bool
-) -> tuple[list[dict[str, Any]], list[Call]]:
-    """The completions of one message, as plain records and as rollup calls.
+) -> tuple[Sequence[dict[str, Any] | Completion], list[Call]]:
+    """The completions of one message (plain records, or models on the careful path)
+    and their rollup calls.
 
     Envelopes marked validated were checked by their producer against the
     contract, so their lines are read with orjson alone; anything else (or a
@@ -56,15 +57,12 @@ def completions_of(
     if validated:
         try:
             records = [orjson.loads(line) for line in split_envelope(value)]
-            calls = [Call.from_record(record) for record in records]
-            for line, record in enumerate(records):
-                record.setdefault("event_id", f"{slice_id(origin)}:{line}")
-            return records, calls
+            return records, [Call.from_record(record) for record in records]
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             pass
     decoded = decode_envelope(value, kind="completion", origin=origin)
     events = [event for event in decoded.events if isinstance(event, Completion)]
-    return [event.model_dump(mode="json") for event in events], [Call.of(e) for e in events]
+    return events, [Call.of(e) for e in events]
 
 
 def calls_of(value: bytes, *, origin: MessageOrigin, validated: bool) -> list[Call]:
@@ -97,24 +95,14 @@ def completion_outputs(
         as_of=appended_at(origin),
     )
     results: list[dict[str, Any]] = []
-    projects = {str(record.get("project")) for record in records}
-    if definitions is not None and any(definitions.any_for(p) for p in projects):
-        for record in records:
+    if definitions is not None and any(definitions.any_for(p) for p in {c.project for c in calls}):
+        for line, item in enumerate(records):
+            record = item if isinstance(item, dict) else item.model_dump(mode="json")
+            record.setdefault(
+                "event_id", f"{slice_id(origin)}:{line}"
+            )  # results' ids derive from it
             results.extend(definitions.evaluate("completion", record))
     return CompletionOutputs(result.partials, result.ledger, results)
-
-
-def partials_for_message(
-    value: bytes,
-    *,
-    origin: MessageOrigin,
-    validated: bool,
-    windows: tuple[int, ...],
-    pricing: PricingRegistry,
-) -> list[InferenceRollup]:
-    return completion_outputs(
-        value, origin=origin, validated=validated, windows=windows, pricing=pricing
-    ).partials
 
 
 def spend_ledger(
@@ -122,12 +110,12 @@ def spend_ledger(
     *,
     origin: MessageOrigin,
     window_seconds: int,
-    pricing: PricingRegistry,
+    prices: Prices,
 ) -> list[CostEntry]:
+    """Ledger lines of a message's API and GPU spend (`prices` as of its append time)."""
     api = [e for e in events if isinstance(e, ApiCost)]
     gpu = [e for e in events if isinstance(e, GpuCost)]
     entry_id = f"{'api_cost' if api else 'gpu_cost'}:{slice_id(origin)}"
-    prices = Prices(pricing, appended_at(origin))
     return [
         *api_cost_entries(api, entry_id=entry_id, window_seconds=window_seconds, prices=prices),
         *gpu_cost_entries(gpu, entry_id=entry_id, window_seconds=window_seconds),
