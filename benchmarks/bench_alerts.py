@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from meterstream_alerting.engine import RuleEngine
-from meterstream_alerting.rules import shipped_rules
 
 from benchmarks.broker import benchmark_kafka
+from meterstream_alerting.engine import RuleEngine
+from meterstream_alerting.rules import shipped_rules
 from meterstream_cli.processes import ServiceProcess
 from meterstream_contracts import Completion
 from meterstream_kafka import (

@@ -22,7 +22,7 @@ import orjson
 from benchmarks.broker import benchmark_kafka
 from benchmarks.proc import cpu_seconds, peak_rss_mb
 from meterstream_cli.processes import ServiceProcess
-from meterstream_gateway.auth import hash_key
+from meterstream_contracts.api_keys import hash_key
 from meterstream_kafka import KafkaConfig
 from meterstream_sdk import AsyncClient, Client, SdkConfig
 

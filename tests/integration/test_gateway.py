@@ -18,8 +18,8 @@ from aiokafka import TopicPartition
 
 from meterstream_cli.processes import ServiceProcess
 from meterstream_contracts import TOPICS, Event, InstrumentPoint, decode_envelope
+from meterstream_contracts.api_keys import hash_key
 from meterstream_contracts.examples import load_examples
-from meterstream_gateway.auth import hash_key
 from meterstream_kafka import KafkaConfig, apply_topics, catalogue_end_offsets
 from meterstream_sdk import Client, SdkConfig
 from tests.integration.kafka_io import read_from

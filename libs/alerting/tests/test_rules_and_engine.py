@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from meterstream_alerting.engine import RuleEngine, dispatch_decision
 from meterstream_alerting.rules import InvalidRules, parse_rules, shipped_rules
 

@@ -8,8 +8,8 @@ import orjson
 import pytest
 import zstandard
 
+from meterstream_contracts.api_keys import ApiKeyStore, hash_key
 from meterstream_contracts.examples import load_examples
-from meterstream_gateway.auth import ApiKeyStore, hash_key
 from meterstream_gateway.body import BadBody, BodyTooLarge, decompress, split_items
 from meterstream_gateway.items import check_items
 

@@ -49,6 +49,7 @@ RUN_TABLES = (
     "raw_gpu_costs",
     "training_history",
     "cost_ledger",
+    "training_runs",
 )
 
 

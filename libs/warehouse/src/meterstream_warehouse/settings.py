@@ -13,6 +13,8 @@ JSON_INSERT_SETTINGS: Final[dict[str, str | int]] = {
     # Replacing tables collapse replays at merge time and under FINAL; doing it
     # on every insert halves insert speed for no gain.
     "optimize_on_insert": 0,
+    # A retried batch (same dedup token) is skipped by the rollup views too.
+    "deduplicate_blocks_in_dependent_materialized_views": 1,
 }
 
 

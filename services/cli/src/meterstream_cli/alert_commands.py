@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 from aiokafka import AIOKafkaConsumer
-from meterstream_alerting.rules import InvalidRules, RuleFile, load_rules, shipped_rules
 from rich.console import Console
 from rich.table import Table
 
+from meterstream_alerting.rules import InvalidRules, RuleFile, load_rules, shipped_rules
 from meterstream_contracts import split_envelope
 from meterstream_contracts.derived import AlertEvent
 from meterstream_kafka import KafkaConfig

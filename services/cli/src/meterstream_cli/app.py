@@ -85,7 +85,7 @@ def gateway_add_key(
     ),
 ) -> None:
     """Create an API key for PROJECT; only its SHA-256 is stored. The key is printed once."""
-    from meterstream_gateway.auth import append_key
+    from meterstream_contracts.api_keys import append_key
 
     key = append_key(file, project)
     console.print(f"API key for [bold]{project}[/] (store it now, it is not kept): {key}")

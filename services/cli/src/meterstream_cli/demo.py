@@ -20,7 +20,7 @@ from meterstream_cli.demo_senders import GatewaySender, OtlpSender, SdkSender
 from meterstream_cli.processes import ServiceProcess
 from meterstream_cli.traffic import SyntheticTraffic, invalid_completion_lines
 from meterstream_contracts import TOPICS, Event
-from meterstream_gateway.auth import hash_key, new_key
+from meterstream_contracts.api_keys import hash_key, new_key
 from meterstream_kafka import (
     KafkaConfig,
     LocalBroker,

@@ -22,7 +22,7 @@ from limits.strategies import MovingWindowRateLimiter
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from meterstream_contracts import TOPICS, Event
-from meterstream_gateway.auth import ApiKeyStore, hash_key
+from meterstream_contracts.api_keys import ApiKeyStore, hash_key
 from meterstream_gateway.body import BadBody, BodyTooLarge, decompress, split_items
 from meterstream_gateway.config import GatewayConfig
 from meterstream_gateway.items import check_items

@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
+
 from meterstream_alerting.engine import RuleEngine, dispatch_decision
 from meterstream_alerting.notify import Notifier, log
 from meterstream_alerting.rules import RuleFile
-
 from meterstream_contracts import split_envelope
 from meterstream_contracts.derived import AlertEvent
 from meterstream_workers.wiring import Wiring

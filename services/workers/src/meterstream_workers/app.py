@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import faust
+
 from meterstream_alerting.notify import LogNotifier, Notifier, WebhookNotifier
 from meterstream_alerting.rules import load_rules, shipped_rules
-
 from meterstream_kafka import KafkaConfig
 from meterstream_workers.agents_alerts import add_alert_agents
 from meterstream_workers.agents_inference import add_inference_agents

@@ -1,4 +1,4 @@
-"""Per-project API keys, stored as SHA-256 hashes: a key proves which project it may write."""
+"""Per-project API keys, stored as SHA-256 hashes: a key proves which project it may use."""
 
 from __future__ import annotations
 

@@ -1,0 +1,57 @@
+"""Cost reports from the cost ledger: spend per period and chosen dimensions, with the
+price versions that priced it (re-pricing reversals net out)."""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal, get_args
+
+from meterstream_query.errors import InvalidQuery
+from meterstream_query.timerange import TimeRange
+from meterstream_warehouse import Warehouse
+
+CostDimension = Literal[
+    "project", "model", "provider", "source", "split", "cost_kind", "run_id", "price_version"
+]
+COST_DIMENSIONS: Final[tuple[CostDimension, ...]] = get_args(CostDimension)
+Period = Literal["hour", "day"]
+_PERIOD_SQL: Final[dict[Period, str]] = {"hour": "toStartOfHour", "day": "toStartOfDay"}
+
+
+def cost_report(
+    warehouse: Warehouse,
+    *,
+    project: str,
+    time_range: TimeRange,
+    by: tuple[CostDimension, ...] = ("model",),
+    per: Period = "hour",
+) -> list[dict[str, Any]]:
+    """One row per period and combination of `by`: events, tokens, GPU seconds and cost
+    (to 1e-9 USD), and the price versions used when `price_version` is not a dimension."""
+    for name in by:
+        if name not in COST_DIMENSIONS:
+            raise InvalidQuery("by", f"{name!r} is not one of {', '.join(COST_DIMENSIONS)}")
+    if per not in _PERIOD_SQL:
+        raise InvalidQuery("per", "must be hour or day")
+    dims = list(dict.fromkeys(by))
+    versions = (
+        "" if "price_version" in dims else "arraySort(groupUniqArray(price_version)) AS versions,"
+    )
+    listed = "".join(f"{name}, " for name in dims)
+    return warehouse.query_rows(
+        f"""
+        SELECT {_PERIOD_SQL[per]}(window_start) AS period, {listed}
+               sum(count) AS events,
+               sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+               sum(cached_tokens) AS cached_tokens, round(sum(gpu_seconds), 3) AS gpu_seconds,
+               {versions}
+               round(sum(cost_usd), 9) AS cost_usd
+        FROM cost_ledger FINAL
+        WHERE project = {{project:String}}
+          AND window_start >= toStartOfMinute({{start:DateTime64(6, 'UTC')}})
+          AND window_start < {{end:DateTime64(6, 'UTC')}}
+        GROUP BY {", ".join(["period", *dims])}
+        HAVING events != 0 OR cost_usd != 0
+        ORDER BY {", ".join(["period", *dims])}
+        """,
+        params={"project": project, **time_range.bounds},
+    )

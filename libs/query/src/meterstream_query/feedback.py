@@ -1,0 +1,139 @@
+"""Feedback: values of a key, a model leaderboard that honours the key's scoring
+direction, and preference win rates per model (preferences joined to completions)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from meterstream_query.timerange import TimeRange
+from meterstream_warehouse import Warehouse
+
+Scoring = Literal["higher_is_better", "lower_is_better"]
+
+_VALUES_OF_KEY = """
+    SELECT time, completion_id, value, 'grader' AS source, grader_name AS author, reason
+    FROM raw_grader_scores FINAL
+    WHERE project = {project:String} AND key = {key:String}
+      AND time >= {start:DateTime64(6, 'UTC')} AND time < {end:DateTime64(6, 'UTC')}
+    UNION ALL
+    SELECT time, completion_id, value, category AS source, '' AS author, '' AS reason
+    FROM raw_metric_values FINAL
+    WHERE project = {project:String} AND key = {key:String}
+      AND time >= {start:DateTime64(6, 'UTC')} AND time < {end:DateTime64(6, 'UTC')}
+"""
+
+_MODEL_OF = """
+    SELECT completion_id, any(model) AS model
+    FROM raw_completions
+    WHERE project = {project:String} AND completion_id IN (SELECT completion_id FROM ids)
+    GROUP BY completion_id
+"""
+
+
+def _params(project: str, key: str, time_range: TimeRange) -> dict[str, Any]:
+    return {"project": project, "key": key, **time_range.bounds}
+
+
+def key_scoring(warehouse: Warehouse, *, project: str, key: str) -> Scoring:
+    """The key's registered scoring direction (higher is better when unregistered)."""
+    rows = warehouse.query_rows(
+        """
+        SELECT scoring FROM metric_keys FINAL
+        WHERE project = {project:String} AND key = {key:String} AND NOT deleted
+        """,
+        params={"project": project, "key": key},
+    )
+    return (
+        "lower_is_better"
+        if rows and rows[0]["scoring"] == "lower_is_better"
+        else "higher_is_better"
+    )
+
+
+def feedback_values(
+    warehouse: Warehouse,
+    *,
+    project: str,
+    key: str,
+    time_range: TimeRange,
+    limit: int = 100,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """The key's values, newest first, a page at a time, with the total."""
+    params = {**_params(project, key, time_range), "limit": limit, "offset": offset}
+    total = warehouse.query_rows(f"SELECT count() AS n FROM ({_VALUES_OF_KEY})", params=params)
+    rows = warehouse.query_rows(
+        f"""
+        SELECT * FROM ({_VALUES_OF_KEY})
+        ORDER BY time DESC, completion_id
+        LIMIT {{limit:UInt32}} OFFSET {{offset:UInt32}}
+        """,
+        params=params,
+    )
+    return {"total": int(total[0]["n"]), "values": rows}
+
+
+def leaderboard(
+    warehouse: Warehouse, *, project: str, key: str, time_range: TimeRange
+) -> dict[str, Any]:
+    """Models ranked by their mean value of the key, best first by the key's scoring."""
+    scoring = key_scoring(warehouse, project=project, key=key)
+    direction = "DESC" if scoring == "higher_is_better" else "ASC"
+    rows = warehouse.query_rows(
+        f"""
+        WITH vals AS ({_VALUES_OF_KEY}),
+             ids AS (SELECT DISTINCT completion_id FROM vals)
+        SELECT m.model AS model, count() AS count, avg(v.value) AS mean,
+               min(v.value) AS min, max(v.value) AS max
+        FROM vals AS v
+        INNER JOIN ({_MODEL_OF}) AS m ON m.completion_id = v.completion_id
+        GROUP BY model
+        ORDER BY mean {direction}, model
+        """,
+        params=_params(project, key, time_range),
+    )
+    for rank, row in enumerate(rows, start=1):
+        row["rank"] = rank
+    return {"key": key, "scoring": scoring, "models": rows}
+
+
+def preference_win_rates(
+    warehouse: Warehouse, *, project: str, key: str, time_range: TimeRange
+) -> dict[str, Any]:
+    """Per model: comparisons against another model, wins, and the win rate; pairs of
+    completions from the same model are counted apart and not in the rates."""
+    params = _params(project, key, time_range)
+    rows = warehouse.query_rows(
+        f"""
+        WITH prefs AS (
+                SELECT preferred_completion_id AS winner, other_completion_id AS loser
+                FROM raw_preferences FINAL
+                WHERE project = {{project:String}} AND key = {{key:String}}
+                  AND time >= {{start:DateTime64(6, 'UTC')}} AND time < {{end:DateTime64(6, 'UTC')}}
+             ),
+             ids AS (SELECT winner AS completion_id FROM prefs
+                     UNION ALL SELECT loser FROM prefs),
+             models AS ({_MODEL_OF})
+        SELECT w.model AS winner_model, l.model AS loser_model, count() AS n
+        FROM prefs AS p
+        INNER JOIN models AS w ON w.completion_id = p.winner
+        INNER JOIN models AS l ON l.completion_id = p.loser
+        GROUP BY winner_model, loser_model
+        """,
+        params=params,
+    )
+    per_model: dict[str, dict[str, Any]] = {}
+    same_model = 0
+    for row in rows:
+        winner, loser, n = str(row["winner_model"]), str(row["loser_model"]), int(row["n"])
+        if winner == loser:
+            same_model += n
+            continue
+        for model, won in ((winner, n), (loser, 0)):
+            entry = per_model.setdefault(model, {"model": model, "comparisons": 0, "wins": 0})
+            entry["comparisons"] += n
+            entry["wins"] += won
+    models = sorted(per_model.values(), key=lambda e: (-e["wins"] / e["comparisons"], e["model"]))
+    for entry in models:
+        entry["win_rate"] = entry["wins"] / entry["comparisons"]
+    return {"key": key, "models": models, "same_model_pairs": same_model}
