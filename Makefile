@@ -2,15 +2,25 @@
 UV ?= uv
 RUN := $(UV) run --frozen
 
-.PHONY: install demo test test-fast lint fmt bench schemas broker-start broker-stop compose-up clean
+.PHONY: install dashboard demo test test-fast lint fmt bench schemas broker-start broker-stop compose-up clean
 
 install:
 	$(UV) sync --frozen
 
-demo: install
+# The dashboard's charting library, from npm (locked), copied into the API package.
+DASHBOARD_VENDOR := services/api/src/meterstream_api/static/vendor
+dashboard: $(DASHBOARD_VENDOR)/uPlot.iife.min.js
+
+$(DASHBOARD_VENDOR)/uPlot.iife.min.js: services/api/dashboard/package-lock.json
+	cd services/api/dashboard && npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(DASHBOARD_VENDOR)
+	cp services/api/dashboard/node_modules/uplot/dist/uPlot.iife.min.js \
+	   services/api/dashboard/node_modules/uplot/dist/uPlot.min.css $(DASHBOARD_VENDOR)/
+
+demo: install dashboard
 	$(RUN) meterstream demo
 
-test: install
+test: install dashboard
 	$(RUN) pytest
 
 test-fast: install
@@ -25,7 +35,7 @@ fmt: install
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-bench: install
+bench: install dashboard
 	$(RUN) python -m benchmarks.bench_codec
 	$(RUN) python -m benchmarks.bench_sink
 	$(RUN) python -m benchmarks.bench_producers

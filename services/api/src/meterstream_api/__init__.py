@@ -1,0 +1,1 @@
+"""meterstream query API and dashboard."""

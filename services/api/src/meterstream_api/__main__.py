@@ -1,0 +1,3 @@
+from meterstream_api.main import main
+
+main()

@@ -1,0 +1,286 @@
+"""The query API: thin routes over `meterstream_query`; every answer is the caller's project."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from meterstream_api.auth import Project
+from meterstream_query import (
+    Aggregation,
+    Category,
+    CostDimension,
+    MetricRef,
+    Period,
+    SeriesQuery,
+    Smoothing,
+    SmoothingKind,
+    SqlLimits,
+    TimeRange,
+    compare_runs,
+    cost_report,
+    delete_run,
+    feedback_values,
+    leaderboard,
+    list_metrics,
+    list_runs,
+    metric_series,
+    preference_win_rates,
+    run_analyst_sql,
+    run_history,
+    run_keys,
+    run_table,
+)
+from meterstream_query.errors import InvalidQuery
+from meterstream_warehouse import Warehouse
+from meterstream_warehouse.queries import alert_history
+
+router = APIRouter(prefix="/api/v1")
+
+Start = Annotated[datetime | None, Query(description="ISO time; default: `last` before end")]
+End = Annotated[datetime | None, Query(description="ISO time; default: now")]
+Last = Annotated[str | None, Query(description="a duration back from end: 15m, 6h, 30d")]
+Keys = Annotated[list[str], Query(description="history keys, repeat the parameter")]
+
+
+def _warehouse(request: Request) -> Warehouse:
+    warehouse: Warehouse = request.app.state.warehouse
+    return warehouse
+
+
+def _range(start: datetime | None, end: datetime | None, last: str | None) -> TimeRange:
+    return TimeRange.of(start=start, end=end, last=last)
+
+
+def _smoothing(kind: SmoothingKind, amount: float | None) -> Smoothing:
+    defaults = {"none": 0.0, "ema": 0.6, "sma": 10.0, "gaussian": 5.0}
+    return Smoothing(kind, defaults[kind] if amount is None else amount)
+
+
+def _filters(values: list[str]) -> dict[str, str]:
+    filters = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise InvalidQuery("filter", f"{item!r} is not name=value")
+        filters[name] = value
+    return filters
+
+
+@router.get("/metrics")
+def metrics(*, request: Request, project: Project, category: Category | None = None) -> Any:
+    """Metrics seen in the project, optionally of one category."""
+    return list_metrics(_warehouse(request), project=project, category=category)
+
+
+@router.get("/series")
+def series(
+    *,
+    request: Request,
+    project: Project,
+    metric: str,
+    agg: Aggregation = "mean",
+    group_by: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
+    filter: Annotated[list[str], Query(description="model=x or label:route=chat")] = [],  # noqa: B006
+    interval: Annotated[int | None, Query(ge=1)] = None,
+    start: Start = None,
+    end: End = None,
+    last: Last = None,
+) -> Any:
+    """A metric's time series per group (`model`, `label:<name>`), from the coarsest table
+    that answers exactly."""
+    query = SeriesQuery(
+        metric=MetricRef.parse(metric),
+        aggregation=agg,
+        time_range=_range(start, end, last),
+        interval_s=interval,
+        group_by=tuple(group_by),
+        filters=_filters(filter),
+    )
+    return metric_series(_warehouse(request), project=project, query=query)
+
+
+@router.get("/costs")
+def costs(
+    *,
+    request: Request,
+    project: Project,
+    by: Annotated[list[CostDimension], Query()] = ["model"],  # noqa: B006
+    per: Period = "hour",
+    start: Start = None,
+    end: End = None,
+    last: Last = None,
+) -> Any:
+    return cost_report(
+        _warehouse(request),
+        project=project,
+        time_range=_range(start, end, last or "24h"),
+        by=tuple(by),
+        per=per,
+    )
+
+
+@router.get("/feedback/{key}/values")
+def feedback(
+    *,
+    request: Request,
+    project: Project,
+    key: str,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    start: Start = None,
+    end: End = None,
+    last: Last = None,
+) -> Any:
+    return feedback_values(
+        _warehouse(request),
+        project=project,
+        key=key,
+        time_range=_range(start, end, last or "24h"),
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/feedback/{key}/leaderboard")
+def feedback_leaderboard(
+    *,
+    request: Request,
+    project: Project,
+    key: str,
+    start: Start = None,
+    end: End = None,
+    last: Last = None,
+) -> Any:
+    return leaderboard(
+        _warehouse(request), project=project, key=key, time_range=_range(start, end, last or "24h")
+    )
+
+
+@router.get("/preferences/{key}/win-rates")
+def win_rates(
+    *,
+    request: Request,
+    project: Project,
+    key: str,
+    start: Start = None,
+    end: End = None,
+    last: Last = None,
+) -> Any:
+    return preference_win_rates(
+        _warehouse(request), project=project, key=key, time_range=_range(start, end, last or "24h")
+    )
+
+
+@router.get("/runs")
+def runs(
+    *,
+    request: Request,
+    project: Project,
+    search: str = "",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Any:
+    return list_runs(
+        _warehouse(request), project=project, search=search, limit=limit, offset=offset
+    )
+
+
+@router.get("/runs/compare")
+def runs_compare(
+    *,
+    request: Request,
+    project: Project,
+    run_id: Annotated[list[str], Query()],
+    key: Keys,
+    smoothing: SmoothingKind = "none",
+    amount: float | None = None,
+    max_points: Annotated[int, Query(ge=2, le=100_000)] = 1_000,
+) -> Any:
+    return compare_runs(
+        _warehouse(request),
+        project=project,
+        run_ids=run_id,
+        keys=key,
+        smoothing=_smoothing(smoothing, amount),
+        max_points=max_points,
+    )
+
+
+@router.get("/runs/{run_id}/keys")
+def history_keys(*, request: Request, project: Project, run_id: str) -> Any:
+    return run_keys(_warehouse(request), project=project, run_id=run_id)
+
+
+@router.get("/runs/{run_id}/history")
+def history(
+    *,
+    request: Request,
+    project: Project,
+    run_id: str,
+    key: Keys,
+    smoothing: SmoothingKind = "none",
+    amount: float | None = None,
+    max_points: Annotated[int, Query(ge=2, le=100_000)] = 1_000,
+) -> Any:
+    return run_history(
+        _warehouse(request),
+        project=project,
+        run_id=run_id,
+        keys=key,
+        smoothing=_smoothing(smoothing, amount),
+        max_points=max_points,
+    )
+
+
+@router.get("/runs/{run_id}/tables/{table}")
+def table_rows(
+    *,
+    request: Request,
+    project: Project,
+    run_id: str,
+    table: str,
+    search: str = "",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Any:
+    return run_table(
+        _warehouse(request),
+        project=project,
+        run_id=run_id,
+        table=table,
+        search=search,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.delete("/runs/{run_id}", status_code=204)
+def remove_run(*, request: Request, project: Project, run_id: str) -> Response:
+    delete_run(_warehouse(request), project=project, run_id=run_id)
+    return Response(status_code=204)
+
+
+@router.get("/alerts")
+def alerts(
+    *, request: Request, project: Project, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+) -> Any:
+    """Alert transitions of the project, newest first."""
+    return alert_history(_warehouse(request), project=project, limit=limit)
+
+
+class SqlRequest(BaseModel):
+    sql: str = Field(max_length=20_000)
+    params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+@router.post("/sql")
+def sql(*, request: Request, project: Project, body: SqlRequest) -> Any:
+    """A read-only SELECT over the project's own rows, parameters bound server-side."""
+    limits: SqlLimits = request.app.state.sql_limits
+    return run_analyst_sql(
+        _warehouse(request), project=project, sql=body.sql, params=body.params, limits=limits
+    )
