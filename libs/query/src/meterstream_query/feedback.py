@@ -25,13 +25,19 @@ _VALUES_OF_KEY = """
 _MODEL_OF = """
     SELECT completion_id, any(model) AS model
     FROM raw_completions
-    WHERE project = {project:String} AND completion_id IN (SELECT completion_id FROM ids)
+    WHERE project = {project:String}
+      AND time >= {start:DateTime64(6, 'UTC')} - toIntervalSecond({lookback:UInt32})
+      AND time < {end:DateTime64(6, 'UTC')}
+      AND completion_id IN (SELECT completion_id FROM ids)
     GROUP BY completion_id
 """
+LOOKBACK_S = 86_400
+"""Feedback is matched to completions at most this much older than the range's start
+(completions are stored by time; an unbounded look-up would scan all of them)."""
 
 
 def _params(project: str, key: str, time_range: TimeRange) -> dict[str, Any]:
-    return {"project": project, "key": key, **time_range.bounds}
+    return {"project": project, "key": key, "lookback": LOOKBACK_S, **time_range.bounds}
 
 
 def key_scoring(warehouse: Warehouse, *, project: str, key: str) -> Scoring:

@@ -23,6 +23,18 @@ SYSTEM_METRICS: Final = {
 }
 """The measures migration 0007 unpacks from every completion."""
 
+SYSTEM_VALUE_SQL: Final = {
+    "calls": "1.",
+    "latency_ms": "latency_ms",
+    "ttft_ms": "ttft_ms",
+    "input_tokens": "toFloat64(input_tokens)",
+    "output_tokens": "toFloat64(output_tokens)",
+    "cached_tokens": "toFloat64(cached_tokens)",
+    "error": "toFloat64(status != 'ok')",
+}
+"""Each system metric's value in `raw_completions` (as migration 0007's views unpack it),
+so raw reads of one system metric skip the view's unpacking of all seven."""
+
 MAX_NAME_CHARS: Final = 256
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal, get_args
 
 from meterstream_query.errors import InvalidQuery
-from meterstream_query.metrics import MAX_NAME_CHARS, MetricRef
+from meterstream_query.metrics import MAX_NAME_CHARS, SYSTEM_VALUE_SQL, MetricRef
 from meterstream_query.sketch_sql import bin_sql, quantile_sql
 from meterstream_query.timerange import (
     ROLLUP_SECONDS,
@@ -86,14 +86,29 @@ def _dimension_sql(name: str, param: str) -> str:
     return "model" if name == "model" else f"labels[{{{param}:String}}]"
 
 
-def _bucket_sql(plan: ReadPlan) -> tuple[str, str, str]:
+def _raw_source(metric: MetricRef) -> str:
+    """A system metric straight from `raw_completions` (one column, no unpacking of all
+    seven); any other metric from the `metric_points` view."""
+    if metric.category != "system":
+        return "metric_points"
+    value = SYSTEM_VALUE_SQL[metric.name]
+    return f"""(
+        SELECT project, 'system' AS category, {{metric:String}} AS metric, model, time,
+               assumeNotNull({value}) AS value, labels
+        FROM raw_completions FINAL
+        WHERE project = {{project:String}} AND time >= {{start:DateTime64(6, 'UTC')}}
+          AND time < {{end:DateTime64(6, 'UTC')}} AND {value} IS NOT NULL
+    )"""
+
+
+def _bucket_sql(plan: ReadPlan, metric: MetricRef) -> tuple[str, str, str]:
     """(source table, bucket column, aggregate columns) for the plan's resolution."""
     if plan.resolution == "raw":
         columns = (
             "count() AS n, sum(value) AS total, min(value) AS lo, max(value) AS hi,"
             f" sumMap(map({bin_sql('value')}, toUInt64(1))) AS bins"
         )
-        return "metric_points", "time", columns
+        return _raw_source(metric), "time", columns
     columns = (
         "sum(count) AS n, sum(total) AS total, min(min) AS lo, max(max) AS hi, sumMap(bins) AS bins"
     )
@@ -105,7 +120,7 @@ def metric_series(warehouse: Warehouse, *, project: str, query: SeriesQuery) -> 
     plan = plan_read(
         query.time_range.span_s, interval_s=query.interval_s, needs_raw=query.needs_raw
     )
-    table, time_column, columns = _bucket_sql(plan)
+    table, time_column, columns = _bucket_sql(plan, query.metric)
     params: dict[str, Any] = {
         "project": project,
         "category": query.metric.category,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +14,7 @@ from rich.console import Console
 
 from meterstream_cli.alert_commands import alerts_app
 from meterstream_cli.infra_commands import broker_app, topics_app, warehouse_app
+from meterstream_cli.query_commands import query_app
 from meterstream_cli.registry_commands import costs_app, definitions_app
 from meterstream_contracts.schemas import write_json_schemas
 
@@ -35,6 +38,7 @@ app.add_typer(workers_app, name="workers")
 app.add_typer(definitions_app, name="definitions")
 app.add_typer(costs_app, name="costs")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(query_app, name="query")
 console = Console()
 
 
@@ -96,6 +100,7 @@ def gateway_add_key(
 
 @app.command()
 def demo(
+    *,
     seconds: Annotated[float, typer.Option(min=1, help="How long to send traffic.")] = 15,
     rate: Annotated[int, typer.Option(min=10, help="Completions per second.")] = 2000,
     local_broker: Annotated[
@@ -105,8 +110,13 @@ def demo(
         bool, typer.Option(help="Run the sink as a child process (off when one runs already).")
     ] = True,
     state_dir: Annotated[Path, typer.Option(help="Logs and embedded data.")] = Path(".meterstream"),
+    serve: Annotated[
+        bool | None,
+        typer.Option(help="Keep serving the dashboard until Ctrl-C (default: on a terminal)."),
+    ] = None,
 ) -> None:
-    """Run broker + sink, send realistic traffic for a bounded time, print what landed."""
+    """Run broker + sink, send realistic traffic for a bounded time, print what landed,
+    then serve the dashboard and print a few answers of the query API."""
     from meterstream_cli.demo import run_demo
 
     code = run_demo(
@@ -116,6 +126,9 @@ def demo(
         run_sink=sink,
         state_dir=state_dir,
         console=console,
+        keep_serving=sys.stdin.isatty() and os.environ.get("CI") is None
+        if serve is None
+        else serve,
     )
     raise typer.Exit(code)
 

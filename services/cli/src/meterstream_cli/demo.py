@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from meterstream_cli.alert_commands import print_alerts
+from meterstream_cli.demo_dashboard import serve_dashboard
 from meterstream_cli.demo_senders import GatewaySender, OtlpSender, SdkSender
 from meterstream_cli.processes import ServiceProcess
 from meterstream_cli.traffic import SyntheticTraffic, invalid_completion_lines
@@ -210,6 +211,7 @@ def run_demo(
     run_sink: bool,
     state_dir: Path,
     console: Console,
+    keep_serving: bool = False,
 ) -> int:
     """Run broker + sink + traffic, then print what landed. Returns an exit code."""
     kafka = KafkaConfig()
@@ -270,7 +272,8 @@ def run_demo(
     if empty:
         console.print(f"[red]no rows in {', '.join(empty)}[/]")
         return 1
-    return 0 if lag == 0 and code == 0 else 1
+    served = serve_dashboard(console, state_dir, keep_serving=keep_serving)
+    return 0 if lag == 0 and code == 0 and served == 0 else 1
 
 
 def report_landed(console: Console, warehouse_config: WarehouseConfig, run_id: str) -> list[str]:

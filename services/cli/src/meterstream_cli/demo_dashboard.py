@@ -1,0 +1,109 @@
+"""The demo's last step: serve the dashboard over what landed and print a few query results."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from meterstream_cli.processes import ServiceProcess
+from meterstream_contracts.api_keys import hash_key, new_key
+
+DEMO_PROJECTS = ("demo-chat", "demo-rl")
+
+
+def start_api(state_dir: Path) -> tuple[ServiceProcess, str, dict[str, str]]:
+    """The query API on the demo's store (no sink: everything is stored), one key per project."""
+    keys = {project: new_key() for project in DEMO_PROJECTS}
+    process = ServiceProcess(
+        "meterstream_api",
+        log_path=state_dir / "logs" / "api.log",
+        env={
+            "MS_API_RUN_SINK": "false",
+            "MS_API_PORT": "0",
+            "MS_API_API_KEYS": ",".join(f"{p}:{hash_key(k)}" for p, k in keys.items()),
+        },
+    )
+    process.wait_for_line("api ready on", timeout=120)
+    match = re.search(r"api ready on (http://\S+)", process.log_path.read_text())
+    if match is None:
+        raise RuntimeError(f"the API did not say where it listens:\n{process.tail()}")
+    return process, match.group(1), keys
+
+
+def _get(url: str, key: str, path: str, **params: Any) -> Any:
+    response = httpx.get(
+        f"{url}/api/v1/{path}",
+        params=params,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def _print(
+    console: Console, title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]
+) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            *(f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c]) for c in columns)
+        )
+    console.print(table)
+
+
+def print_query_results(console: Console, url: str, keys: dict[str, str]) -> None:
+    """A few answers of the HTTP query API, as the dashboard asks for them."""
+    chat, rl = keys["demo-chat"], keys["demo-rl"]
+    latency = _get(
+        url, chat, "series", metric="system:latency_ms", agg="p95", group_by="model", last="15m"
+    )
+    rows = [
+        {"model": s["group"]["model"], "buckets": len(s["times"]), "last p95 ms": s["values"][-1]}
+        for s in latency["series"]
+    ]
+    _print(
+        console,
+        f"API: p95 latency per model, last 15 min ({latency['source']} data)",
+        rows,
+        ("model", "buckets", "last p95 ms"),
+    )
+    costs = _get(url, chat, "costs", by="model", per="hour", last="1h")
+    _print(
+        console, "API: cost per hour per model", costs, ("period", "model", "events", "cost_usd")
+    )
+    board = _get(url, chat, "feedback/helpfulness/leaderboard", last="1h")
+    _print(
+        console,
+        f"API: helpfulness leaderboard ({board['scoring']})",
+        board["models"],
+        ("rank", "model", "mean", "count"),
+    )
+    runs = _get(url, rl, "runs")["runs"]
+    _print(console, "API: training runs", runs, ("run_id", "name", "steps", "status"))
+
+
+def serve_dashboard(console: Console, state_dir: Path, *, keep_serving: bool) -> int:
+    api, url, keys = start_api(state_dir)
+    try:
+        print_query_results(console, url, keys)
+        console.print("[bold]dashboard[/] (one key per project):")
+        for project, key in keys.items():
+            console.print(f"  {project}: {url}/#key={key}")
+        if keep_serving:
+            console.print("serving the dashboard until Ctrl-C")
+            while api.returncode is None:
+                time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        code = api.stop()
+    return 0 if code in (0, -15) else 1
