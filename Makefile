@@ -41,6 +41,7 @@ bench: install dashboard
 	$(RUN) python -m benchmarks.bench_producers
 	$(RUN) python -m benchmarks.bench_workers
 	$(RUN) python -m benchmarks.bench_alerts
+	$(RUN) python -m benchmarks.bench_queries
 
 schemas: install
 	$(RUN) meterstream schemas export --out schemas
