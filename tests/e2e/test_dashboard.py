@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import shutil
 import time
 import uuid
@@ -136,11 +135,8 @@ def test_dashboard_charts_the_produced_traffic(kafka_config: KafkaConfig, tmp_pa
         },
     )
     try:
-        api.wait_for_line("api ready on", timeout=120)
+        url = api.wait_for_line("api ready on", timeout=120)
         workers.wait_for_line("workers ready", timeout=120)
-        match = re.search(r"api ready on (http://\S+)", api.log_path.read_text())
-        assert match is not None
-        url = match.group(1)
         asyncio.run(publish(kafka_config, traffic(project, run_id)))
         wait_for_calls(url, key, CALLS, within_s=60)
         time.sleep(3)  # the workers' training history lands a moment later

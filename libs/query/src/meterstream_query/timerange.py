@@ -84,11 +84,13 @@ class TimeRange:
         end: datetime | None = None,
         last: str | None = None,
         now: datetime | None = None,
+        default_last: str = "1h",
     ) -> TimeRange:
-        """From explicit bounds, or `last` (a duration back from `end` or now); default 1 h."""
+        """From explicit bounds, or `last` (a duration back from `end` or now); without
+        either, `default_last`."""
         end = end or now or datetime.now(UTC)
         if start is None:
-            return cls.last(last or "1h", now=end)
+            return cls.last(last or default_last, now=end)
         if last is not None:
             raise InvalidQuery("last", "give either start or last, not both")
         return cls(start, end)

@@ -241,6 +241,5 @@ def run_table(
     }
 
 
-def delete_run(warehouse: Warehouse, *, project: str, run_id: str) -> None:
-    """Remove the run's record, steps, costs, ledger lines and history."""
-    delete_training_run(warehouse, project=project, run_id=run_id)
+delete_run = delete_training_run
+"""Remove the run's record, steps, costs, ledger lines and history (the sink's deletion)."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from meterstream_api.auth import Project
@@ -51,13 +52,27 @@ def _warehouse(request: Request) -> Warehouse:
     return warehouse
 
 
-def _range(start: datetime | None, end: datetime | None, last: str | None) -> TimeRange:
-    return TimeRange.of(start=start, end=end, last=last)
+def _range_from(default_last: str) -> Callable[..., TimeRange]:
+    """A dependency reading start / end / last, `default_last` when none is given."""
+
+    def time_range(start: Start = None, end: End = None, last: Last = None) -> TimeRange:
+        return TimeRange.of(start=start, end=end, last=last, default_last=default_last)
+
+    return time_range
 
 
-def _smoothing(kind: SmoothingKind, amount: float | None) -> Smoothing:
-    defaults = {"none": 0.0, "ema": 0.6, "sma": 10.0, "gaussian": 5.0}
-    return Smoothing(kind, defaults[kind] if amount is None else amount)
+LastHour = Annotated[TimeRange, Depends(_range_from("1h"))]
+LastDay = Annotated[TimeRange, Depends(_range_from("24h"))]
+SMOOTHING_DEFAULTS: Final[dict[SmoothingKind, float]] = {
+    "none": 0.0, "ema": 0.6, "sma": 10.0, "gaussian": 5.0,
+}  # fmt: skip
+
+
+def _smoothing(smoothing: SmoothingKind = "none", amount: float | None = None) -> Smoothing:
+    return Smoothing(smoothing, SMOOTHING_DEFAULTS[smoothing] if amount is None else amount)
+
+
+ChosenSmoothing = Annotated[Smoothing, Depends(_smoothing)]
 
 
 def _filters(values: list[str]) -> dict[str, str]:
@@ -86,16 +101,14 @@ def series(
     group_by: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
     filter: Annotated[list[str], Query(description="model=x or label:route=chat")] = [],  # noqa: B006
     interval: Annotated[int | None, Query(ge=1)] = None,
-    start: Start = None,
-    end: End = None,
-    last: Last = None,
+    time_range: LastHour,
 ) -> Any:
     """A metric's time series per group (`model`, `label:<name>`), from the coarsest table
     that answers exactly."""
     query = SeriesQuery(
         metric=MetricRef.parse(metric),
         aggregation=agg,
-        time_range=_range(start, end, last),
+        time_range=time_range,
         interval_s=interval,
         group_by=tuple(group_by),
         filters=_filters(filter),
@@ -110,14 +123,12 @@ def costs(
     project: Project,
     by: Annotated[list[CostDimension], Query()] = ["model"],  # noqa: B006
     per: Period = "hour",
-    start: Start = None,
-    end: End = None,
-    last: Last = None,
+    time_range: LastDay,
 ) -> Any:
     return cost_report(
         _warehouse(request),
         project=project,
-        time_range=_range(start, end, last or "24h"),
+        time_range=time_range,
         by=tuple(by),
         per=per,
     )
@@ -131,15 +142,13 @@ def feedback(
     key: str,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-    start: Start = None,
-    end: End = None,
-    last: Last = None,
+    time_range: LastDay,
 ) -> Any:
     return feedback_values(
         _warehouse(request),
         project=project,
         key=key,
-        time_range=_range(start, end, last or "24h"),
+        time_range=time_range,
         limit=limit,
         offset=offset,
     )
@@ -151,13 +160,9 @@ def feedback_leaderboard(
     request: Request,
     project: Project,
     key: str,
-    start: Start = None,
-    end: End = None,
-    last: Last = None,
+    time_range: LastDay,
 ) -> Any:
-    return leaderboard(
-        _warehouse(request), project=project, key=key, time_range=_range(start, end, last or "24h")
-    )
+    return leaderboard(_warehouse(request), project=project, key=key, time_range=time_range)
 
 
 @router.get("/preferences/{key}/win-rates")
@@ -166,12 +171,10 @@ def win_rates(
     request: Request,
     project: Project,
     key: str,
-    start: Start = None,
-    end: End = None,
-    last: Last = None,
+    time_range: LastDay,
 ) -> Any:
     return preference_win_rates(
-        _warehouse(request), project=project, key=key, time_range=_range(start, end, last or "24h")
+        _warehouse(request), project=project, key=key, time_range=time_range
     )
 
 
@@ -196,8 +199,7 @@ def runs_compare(
     project: Project,
     run_id: Annotated[list[str], Query()],
     key: Keys,
-    smoothing: SmoothingKind = "none",
-    amount: float | None = None,
+    smoothing: ChosenSmoothing,
     max_points: Annotated[int, Query(ge=2, le=100_000)] = 1_000,
 ) -> Any:
     return compare_runs(
@@ -205,7 +207,7 @@ def runs_compare(
         project=project,
         run_ids=run_id,
         keys=key,
-        smoothing=_smoothing(smoothing, amount),
+        smoothing=smoothing,
         max_points=max_points,
     )
 
@@ -222,8 +224,7 @@ def history(
     project: Project,
     run_id: str,
     key: Keys,
-    smoothing: SmoothingKind = "none",
-    amount: float | None = None,
+    smoothing: ChosenSmoothing,
     max_points: Annotated[int, Query(ge=2, le=100_000)] = 1_000,
 ) -> Any:
     return run_history(
@@ -231,7 +232,7 @@ def history(
         project=project,
         run_id=run_id,
         keys=key,
-        smoothing=_smoothing(smoothing, amount),
+        smoothing=smoothing,
         max_points=max_points,
     )
 

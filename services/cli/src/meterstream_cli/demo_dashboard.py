@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -29,11 +28,8 @@ def start_api(state_dir: Path) -> tuple[ServiceProcess, str, dict[str, str]]:
             "MS_API_API_KEYS": ",".join(f"{p}:{hash_key(k)}" for p, k in keys.items()),
         },
     )
-    process.wait_for_line("api ready on", timeout=120)
-    match = re.search(r"api ready on (http://\S+)", process.log_path.read_text())
-    if match is None:
-        raise RuntimeError(f"the API did not say where it listens:\n{process.tail()}")
-    return process, match.group(1), keys
+    url = process.wait_for_line("api ready on", timeout=120)
+    return process, url, keys
 
 
 def _get(url: str, key: str, path: str, **params: Any) -> Any:

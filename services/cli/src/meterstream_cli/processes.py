@@ -39,12 +39,14 @@ class ServiceProcess:
         self._log.close()
         return code
 
-    def wait_for_line(self, marker: str, *, timeout: float) -> None:
-        """Block until the service prints `marker`; raise with its log if it dies first."""
+    def wait_for_line(self, marker: str, *, timeout: float) -> str:
+        """Block until the service prints `marker`; returns the rest of that line (where the
+        service says it listens, say). Raises with its log if it dies first."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if marker in self.log_path.read_text(errors="replace"):
-                return
+            text = self.log_path.read_text(errors="replace")
+            if marker in text:
+                return text.split(marker, 1)[1].split("\n", 1)[0].strip()
             if self._process.poll() is not None:
                 raise RuntimeError(f"{self.module} exited early:\n{self.tail()}")
             time.sleep(0.1)
