@@ -36,8 +36,14 @@ def quantile_sql(bins: str, count: str, q: float) -> str:
     """
     if not 0 <= q <= 1:
         raise ValueError("q must be within [0, 1]")
+    return quantile_of_sql(bins, count, repr(q))
+
+
+def quantile_of_sql(bins: str, count: str, q: str) -> str:
+    """`quantile_sql` with q an SQL expression (a dashboard variable, say) the caller
+    controls."""
     counts = f"arraySort((c, k) -> k, mapValues({bins}), mapKeys({bins}))"
-    position = f"arrayFirstIndex(c -> c > {q!r} * ({count} - 1), arrayCumSum({counts}))"
+    position = f"arrayFirstIndex(c -> c > {q} * ({count} - 1), arrayCumSum({counts}))"
     key = f"arraySort(mapKeys({bins}))[{position}]"
     g = repr(GAMMA)
     return (

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any, cast
 
 import orjson
@@ -35,6 +36,7 @@ from meterstream_query import (
     run_history,
     run_table,
 )
+from meterstream_query.grafana import DASHBOARDS
 from meterstream_warehouse import Warehouse, WarehouseConfig, open_warehouse
 
 query_app = typer.Typer(help="Time series, costs, feedback, training runs and SQL.")
@@ -275,3 +277,17 @@ def sql_command(
         "sql",
         as_json,
     )
+
+
+@query_app.command("grafana-dashboards")
+def grafana_dashboards_command(
+    out: Annotated[Path, typer.Option(help="Where Grafana's provisioning reads them.")] = Path(
+        "infra/grafana/dashboards"
+    ),
+) -> None:
+    """Write the Grafana dashboards (inference, training) built from the query layer's SQL."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, build in DASHBOARDS.items():
+        text = orjson.dumps(build(), option=orjson.OPT_INDENT_2) + b"\n"
+        (out / name).write_bytes(text)
+        console.print(f"wrote {out / name}")
