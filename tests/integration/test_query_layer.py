@@ -4,11 +4,13 @@ from the rows written (percentiles within the sketch's 1%)."""
 from __future__ import annotations
 
 import math
+import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 
 from meterstream_query import (
@@ -213,6 +215,40 @@ def test_leaderboard_honours_lower_is_better_and_win_rates_join_completions(
     assert {m["model"]: m["win_rate"] for m in rates["models"]} == {
         model: pytest.approx(wins[model] / games[model]) for model in games
     }
+    assert board["unmatched"] == rates["unmatched"] == 0
+
+
+def test_feedback_on_completions_beyond_the_look_back_is_counted_unmatched(
+    any_warehouse: Warehouse, known: KnownData
+) -> None:
+    late = START + timedelta(hours=2, minutes=30)
+    stamp = late.strftime("%Y-%m-%d %H:%M:%S.%f")
+    old = known.completions[:2]
+    scores = [
+        {**known.scores[0], "event_id": str(uuid.uuid4()), "time": stamp,
+         "completion_id": completion_id, "value": 0.25}
+        for completion_id in [*(c["completion_id"] for c in old), "never-logged"]
+    ]  # fmt: skip
+    any_warehouse.insert_json_rows("raw_grader_scores", b"\n".join(map(orjson.dumps, scores)))
+    last_half_hour = TimeRange(late, START + timedelta(hours=3))
+
+    def board(lookback_s: int) -> dict[str, Any]:
+        return leaderboard(
+            any_warehouse,
+            project=known.project,
+            key="hallucination",
+            time_range=last_half_hour,
+            lookback_s=lookback_s,
+        )
+
+    in_range = [s for s in known.scores if s["time"] >= stamp]
+    wide, narrow = board(3 * 3600), board(60)
+    assert sum(row["count"] for row in wide["models"]) == len(in_range) + 2
+    assert wide["unmatched"] == 1
+    assert sum(row["count"] for row in narrow["models"]) == len(in_range)
+    assert narrow["unmatched"] == 3
+    with pytest.raises(InvalidQuery, match="lookback"):
+        board(-1)
 
 
 def test_training_history_compare_tables_and_delete(

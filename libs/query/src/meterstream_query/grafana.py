@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from meterstream_query.feedback import LOOKBACK_S
 from meterstream_query.sketch_sql import quantile_of_sql
 
 DATASOURCE: Final = {"type": "grafana-clickhouse-datasource", "uid": "meterstream-clickhouse"}
@@ -149,20 +150,19 @@ WHERE {_PROJECT} AND category IN ('grader', 'user') AND $__timeFilter(bucket)
 GROUP BY time, key
 ORDER BY time, key"""
     leaderboard = f"""WITH vals AS (
-    SELECT completion_id, key, value FROM raw_grader_scores FINAL
+    SELECT cityHash64(completion_id) AS k, key, value FROM raw_grader_scores FINAL
     WHERE {_PROJECT} AND $__timeFilter(time)
     UNION ALL
-    SELECT completion_id, key, value FROM raw_metric_values FINAL
+    SELECT cityHash64(completion_id) AS k, key, value FROM raw_metric_values FINAL
     WHERE {_PROJECT} AND $__timeFilter(time) AND completion_id != ''
 )
 SELECT v.key AS key, m.model AS model, count() AS count, avg(v.value) AS mean
 FROM vals AS v
-INNER JOIN (
-    SELECT completion_id, any(model) AS model FROM raw_completions
-    WHERE {_PROJECT} AND time >= $__fromTime - INTERVAL 1 DAY AND time <= $__toTime
-      AND completion_id IN (SELECT completion_id FROM vals)
-    GROUP BY completion_id
-) AS m ON m.completion_id = v.completion_id
+ANY INNER JOIN (
+    SELECT completion_key AS k, model FROM raw_completions
+    WHERE {_PROJECT} AND time >= $__fromTime - INTERVAL {LOOKBACK_S} SECOND
+      AND time <= $__toTime AND completion_key IN (SELECT k FROM vals)
+) AS m ON m.k = v.k
 GROUP BY key, model
 ORDER BY key, mean DESC"""
     alerts = f"""SELECT time, rule_id, state, severity, summary, value, threshold

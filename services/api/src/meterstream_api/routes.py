@@ -36,11 +36,20 @@ from meterstream_query import (
     run_table,
 )
 from meterstream_query.errors import InvalidQuery
+from meterstream_query.feedback import LOOKBACK_S, MAX_LOOKBACK_S
 from meterstream_warehouse import Warehouse
 from meterstream_warehouse.queries import alert_history
 
 router = APIRouter(prefix="/api/v1")
 
+Lookback = Annotated[
+    int,
+    Query(
+        ge=0,
+        le=MAX_LOOKBACK_S,
+        description="Match feedback to completions up to this many seconds before `start`",
+    ),
+]
 Start = Annotated[datetime | None, Query(description="ISO time; default: `last` before end")]
 End = Annotated[datetime | None, Query(description="ISO time; default: now")]
 Last = Annotated[str | None, Query(description="a duration back from end: 15m, 6h, 30d")]
@@ -161,8 +170,11 @@ def feedback_leaderboard(
     project: Project,
     key: str,
     time_range: LastDay,
+    lookback_s: Lookback = LOOKBACK_S,
 ) -> Any:
-    return leaderboard(_warehouse(request), project=project, key=key, time_range=time_range)
+    return leaderboard(
+        _warehouse(request), project=project, key=key, time_range=time_range, lookback_s=lookback_s
+    )
 
 
 @router.get("/preferences/{key}/win-rates")
@@ -172,9 +184,10 @@ def win_rates(
     project: Project,
     key: str,
     time_range: LastDay,
+    lookback_s: Lookback = LOOKBACK_S,
 ) -> Any:
     return preference_win_rates(
-        _warehouse(request), project=project, key=key, time_range=time_range
+        _warehouse(request), project=project, key=key, time_range=time_range, lookback_s=lookback_s
     )
 
 
