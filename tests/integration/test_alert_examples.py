@@ -30,6 +30,8 @@ def window_calls(
     ttft: float = 50.0,
     errors: int = 0,
     count: int = 40,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
 ) -> list[Event]:
     return [
         Completion(
@@ -41,6 +43,8 @@ def window_calls(
             latency_ms=latency,
             ttft_ms=ttft,
             status="error" if i < errors else "ok",
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
         )
         for i in range(count)
     ]
@@ -82,6 +86,15 @@ def test_every_kind_of_example_rule_fires_and_resolves(
             "baseline_points": 4,
         },
         {
+            "id": "cost-burn",
+            "source": "usage_totals",
+            "where": {**mine, "model": ""},
+            "metric": "cost_usd",
+            "condition": "rate_of_change",
+            "per_seconds": 3600,
+            "threshold": 100,
+        },
+        {
             "id": "silent",
             "source": "inference_windows",
             "window_seconds": 10,
@@ -96,12 +109,13 @@ def test_every_kind_of_example_rule_fires_and_resolves(
     app_id = f"workers-{uuid.uuid4().hex[:8]}"
     asyncio.run(start_group_at_end(kafka_config, app_id))
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
-    base -= timedelta(seconds=base.timestamp() % 10)
+    base -= timedelta(seconds=base.timestamp() % 60)
     events: list[Event] = []
-    for n in range(8):  # eight windows: errors in the 3rd, a TTFT jump in the 6th
+    for n in range(8):  # eight windows: errors and spend in the 3rd, a TTFT jump in the 6th
         at = base + timedelta(seconds=10 * n)
         events += window_calls(project_name, "e", at, errors=20 if n == 2 else 0)
         events += window_calls(project_name, "d", at, latency=900.0, ttft=400.0 if n == 5 else 50.0)
+
     rewards = [0.8, 0.8, 0.8, 0.8, 0.1, 0.8]
     steps = [
         TrainingStep(project=project_name, run_id="r", step=i, metrics={"train/reward": r})
@@ -112,6 +126,17 @@ def test_every_kind_of_example_rule_fires_and_resolves(
         asyncio.run(publish(kafka_config, events, per_envelope=40))
         for step in steps:  # one message each: the history's event time is its append time
             asyncio.run(publish(kafka_config, [step]))
+        for minute in range(5):
+            # Spend a minute apart, each sent on its own (totals of one batch are emitted
+            # once). At gpt-4o list prices 20 calls of 100k input + 10k output tokens cost
+            # 7 USD: over 400 USD/h in the 3rd minute; the other minutes spend 0.4 USD/h.
+            heavy = minute == 2
+            spend = window_calls(
+                project_name, "gpt-4o", base + timedelta(minutes=minute), count=20,
+                input_tokens=100_000 if heavy else 100, output_tokens=10_000 if heavy else 10,
+            )  # fmt: skip
+            asyncio.run(publish(kafka_config, spend, per_envelope=20))
+            time.sleep(1.5)
         now = datetime.now(UTC)
         asyncio.run(
             publish(kafka_config, window_calls(project_name, "s", now - timedelta(seconds=8)))

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from meterstream_alerting.engine import RuleEngine, dispatch_decision
-from meterstream_alerting.rules import InvalidRules, parse_rules, shipped_rules
+from meterstream_alerting.managed import AlertBook, managed_rule, managed_silence
+from meterstream_alerting.rules import InvalidRules, RuleFile, parse_rules, shipped_rules
 
 T0 = datetime(2026, 11, 22, 10, tzinfo=UTC)
 WINDOWS = "meterstream.derived.inference_windows"
@@ -55,10 +56,12 @@ def test_invalid_rules_name_the_field() -> None:
             }
         )
     text = str(error.value)
-    assert "rules.0: Value error, metric 'p95' is not on inference_windows" in text
+    assert "rules.0.metric: Value error, 'p95' is not on inference_windows" in text
     assert "rules.1.source" in text
     assert "rules.2.comparator" in text
     assert "rules.3.for_s" in text
+    assert error.value.fields == ("rules.0.metric", "rules.1.source", "rules.2.comparator",
+                                  "rules.3.for_s")  # fmt: skip
 
 
 def test_the_shipped_examples_load() -> None:
@@ -187,11 +190,11 @@ def test_the_dispatcher_notifies_each_transition_once_and_honours_silences() -> 
     )
     sent: dict[str, bool] = {}
     rules = engine.rules
-    assert dispatch_decision(resolved, sent.get, rules) == "never_announced"
-    assert dispatch_decision(firing, sent.get, rules) == "notify"
+    assert dispatch_decision(resolved, sent.get, rules.silences) == "never_announced"
+    assert dispatch_decision(firing, sent.get, rules.silences) == "notify"
     sent[f"{firing.dedup_key}:firing"] = True
-    assert dispatch_decision(firing, sent.get, rules) == "already_sent"
-    assert dispatch_decision(resolved, sent.get, rules) == "notify"
+    assert dispatch_decision(firing, sent.get, rules.silences) == "already_sent"
+    assert dispatch_decision(resolved, sent.get, rules.silences) == "notify"
     silenced = parse_rules(
         {
             "rules": [r.model_dump() for r in rules.rules],
@@ -205,6 +208,51 @@ def test_the_dispatcher_notifies_each_transition_once_and_honours_silences() -> 
         }
     )
     nothing_sent: dict[str, bool] = {}
-    assert dispatch_decision(firing, nothing_sent.get, silenced) == "silenced"
+    assert dispatch_decision(firing, nothing_sent.get, silenced.silences) == "silenced"
     expired = parse_rules({"rules": [], "silences": [{"until": T0.isoformat()}]})
-    assert dispatch_decision(firing, nothing_sent.get, expired) == "notify"
+    assert dispatch_decision(firing, nothing_sent.get, expired.silences) == "notify"
+
+
+# A project's own rules and silences (alert_config records) over the rule file.
+
+SLOW = {"source": "inference_windows", "window_seconds": 10, "metric": "latency_p95_ms",
+        "threshold": 1000, "min_count": 1}  # fmt: skip
+
+
+def record(item: str, item_id: str, spec: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"project": "p", "item": item, "item_id": item_id, "spec": spec, **extra}
+
+
+def test_a_project_rule_reads_its_own_groups_under_a_qualified_id() -> None:
+    rule = managed_rule("p", "slow", {**SLOW, "where": {"project": "q", "model": "m"}})
+    assert rule.id == "p:slow"
+    assert rule.where == {"project": "p", "model": "m"}
+    with pytest.raises(InvalidRules) as error:
+        managed_rule("p", "slow", {**SLOW, "threshold": "high"})
+    assert error.value.fields == ("threshold",)
+    silence = managed_silence("p", "s1", {"rule": "slow", "until": T0.isoformat()})
+    assert (silence.rule, silence.matchers) == ("p:slow", {"project": "p"})
+
+
+def test_rules_added_and_deleted_at_run_time_are_evaluated_from_then_on() -> None:
+    book = AlertBook(RuleFile())
+    engine = RuleEngine(RuleFile())
+    assert run(engine, WINDOWS, [window(0, latency_p95_ms=2000.0)]) == []
+    assert book.apply(record("rule", "slow", SLOW))
+    engine.set_rules(book.rules)
+    fired = run(engine, WINDOWS, [window(10, latency_p95_ms=2000.0)])
+    other = run(engine, WINDOWS, [window(10, project="q", latency_p95_ms=2000.0)])
+    assert [(a.rule_id, a.state) for a in fired] == [("p:slow", "firing")]
+    assert other == []  # another project's groups are not the rule's
+    assert not book.apply(record("rule", "slow", {**SLOW, "metric": "nope"}))  # ignored
+    assert [r.threshold for r in book.rules] == [1000]
+    assert book.apply(record("rule", "slow", {}, deleted=True))
+    engine.set_rules(book.rules)
+    assert run(engine, WINDOWS, [window(20, latency_p95_ms=10.0)]) == []
+
+    until = (T0 + timedelta(hours=1)).isoformat()
+    book.apply(record("silence", "s1", {"matchers": {"model": "m"}, "until": until}))
+    nothing_sent: dict[str, bool] = {}
+    assert dispatch_decision(fired[0], nothing_sent.get, book.silences) == "silenced"
+    book.apply(record("silence", "s1", {}, deleted=True))
+    assert dispatch_decision(fired[0], nothing_sent.get, book.silences) == "notify"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -15,7 +15,7 @@ from meterstream_alerting.evaluate import (
     evaluate,
     observe,
 )
-from meterstream_alerting.rules import AlertRule, RuleFile
+from meterstream_alerting.rules import AlertRule, RuleFile, Silence
 from meterstream_contracts.derived import AlertEvent
 
 
@@ -68,9 +68,18 @@ class RuleEngine:
     reported: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        self._index()
+
+    def _index(self) -> None:
         self._by_topic: dict[str, list[AlertRule]] = {}
         for rule in self.rules.rules:
             self._by_topic.setdefault(rule.topic, []).append(rule)
+
+    def set_rules(self, rules: Sequence[AlertRule]) -> None:
+        """Evaluate these rules from now on (rules changed at run time). A kept rule keeps
+        its groups' states; a removed rule's groups are no longer reported silent."""
+        self.rules = self.rules.model_copy(update={"rules": list(rules)})
+        self._index()
 
     @property
     def topics(self) -> list[str]:
@@ -121,9 +130,11 @@ class RuleEngine:
         return [Transition("resolved", key, observation.at, None) for key in sorted(reported)]
 
     def recover(self, key: str, saved: Mapping[str, Any]) -> None:
-        """A state read back after a restart: its group is watched for absence again."""
+        """A state read back after a restart: its group is watched for absence again (a
+        rule not known yet may be a project's, read from the registry after the state)."""
         rule_id, _, group_key = key.partition("|")
-        if any(r.id == rule_id and r.condition == "absence" for r in self.rules.rules):
+        known = [r for r in self.rules.rules if r.id == rule_id]
+        if not known or any(r.condition == "absence" for r in known):
             group = dict(part.split("=", 1) for part in group_key.split("/") if "=" in part)
             self.last_seen[(rule_id, group_key)] = (group, float(saved.get("last_at", 0.0)))
 
@@ -145,12 +156,14 @@ class RuleEngine:
 Decision = Literal["notify", "already_sent", "never_announced", "silenced"]
 
 
-def dispatch_decision(alert: AlertEvent, sent: Callable[[str], Any], rules: RuleFile) -> Decision:
+def dispatch_decision(
+    alert: AlertEvent, sent: Callable[[str], Any], silences: Iterable[Silence]
+) -> Decision:
     """Whether the dispatcher notifies this alert event (each (dedup key, state) once)."""
     if sent(f"{alert.dedup_key}:{alert.state}"):
         return "already_sent"
     if alert.state == "resolved" and not sent(f"{alert.dedup_key}:firing"):
         return "never_announced"
-    if any(s.covers(alert.rule_id, alert.group, alert.time) for s in rules.silences):
+    if any(s.covers(alert.rule_id, alert.group, alert.time) for s in silences):
         return "silenced"
     return "notify"

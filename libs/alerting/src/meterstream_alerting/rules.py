@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 Source = Literal["inference_windows", "usage_totals", "training_history", "feedback_rollups"]
 
@@ -76,13 +84,14 @@ class AlertRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][\w.\-]*$")
+    id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][\w.:\-]*$")
+    """A rule managed through the CLI/API is `<project>:<its id>`."""
     description: str = ""
     source: Source
+    condition: Literal["threshold", "rate_of_change", "drift", "absence"] = "threshold"
     metric: str = Field("count", min_length=1, max_length=255)
     window_seconds: int | None = Field(None, gt=0, description="Inference window length read.")
     where: dict[str, str] = Field(default_factory=dict, description="Only groups matching these.")
-    condition: Literal["threshold", "rate_of_change", "drift", "absence"] = "threshold"
     comparator: Comparator = ">"
     threshold: float = 0.0
     per_seconds: float = Field(3600.0, gt=0, description="Rate of change per this many seconds.")
@@ -94,13 +103,15 @@ class AlertRule(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _metric_exists(self) -> AlertRule:
-        known = DERIVED_METRICS.get(self.source)
-        if known is not None and self.condition != "absence" and self.metric not in known:
+    @field_validator("metric")
+    @classmethod
+    def _metric_exists(cls, metric: str, info: ValidationInfo) -> str:
+        source, condition = info.data.get("source"), info.data.get("condition")
+        known = DERIVED_METRICS.get(str(source))
+        if known is not None and condition != "absence" and metric not in known:
             listed = ", ".join(sorted(known))
-            raise ValueError(f"metric {self.metric!r} is not on {self.source} (one of: {listed})")
-        return self
+            raise ValueError(f"{metric!r} is not on {source} (one of: {listed})")
+        return metric
 
     @property
     def topic(self) -> str:
@@ -125,16 +136,27 @@ class RuleFile(BaseModel):
 class InvalidRules(ValueError):
     """A rule file that cannot be used; the message names each bad field."""
 
+    def __init__(self, message: str, fields: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.fields = fields
+        """The dotted paths of the bad fields, first problem first."""
+
+
+def describe(error: ValidationError, origin: str) -> InvalidRules:
+    """One line per problem: where it is, the field, what is wrong."""
+    problems, fields = [], []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "file"
+        problems.append(f"{origin}: {where}: {item['msg']}")
+        fields.append(where)
+    return InvalidRules("\n".join(problems), tuple(fields))
+
 
 def parse_rules(document: Any, *, origin: str = "rules") -> RuleFile:
     try:
         return RuleFile.model_validate(document or {})
     except ValidationError as error:
-        problems = []
-        for item in error.errors():
-            where = ".".join(str(part) for part in item["loc"]) or "file"
-            problems.append(f"{origin}: {where}: {item['msg']}")
-        raise InvalidRules("\n".join(problems)) from error
+        raise describe(error, origin) from error
 
 
 def shipped_rules() -> RuleFile:

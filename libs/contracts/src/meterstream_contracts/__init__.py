@@ -13,6 +13,7 @@ from meterstream_contracts.envelope import (
 from meterstream_contracts.errors import ContractError, InvalidEvent, MixedEnvelope
 from meterstream_contracts.events import (
     EVENT_MODELS,
+    AlertConfig,
     AnyEvent,
     ApiCost,
     Completion,
@@ -36,6 +37,7 @@ from meterstream_contracts.topics import TOPICS, TopicCatalogue, TopicSpec
 __all__ = [
     "EVENT_MODELS",
     "TOPICS",
+    "AlertConfig",
     "AnyEvent",
     "ApiCost",
     "Completion",

@@ -320,6 +320,28 @@ class InstrumentPoint(Event):
         return self
 
 
+class AlertConfig(Event):
+    """An alert rule or a silence of the project, managed through the CLI or the HTTP API.
+
+    The latest record per (project, item, item_id) is in force; `deleted` retires it.
+    `spec` is the rule or silence as written in a rule file; the alert evaluator checks
+    it (meterstream_alerting) and confines it to the record's project.
+    """
+
+    kind: Literal["alert_config"] = "alert_config"
+    item: Literal["rule", "silence"]
+    item_id: Identifier
+    spec: dict[str, JsonValue] = Field(default_factory=dict)
+    deleted: bool = False
+    author: Text = ""
+
+    @model_validator(mode="after")
+    def _has_spec(self) -> Self:
+        if not self.deleted and not self.spec:
+            raise ValueError("spec is required unless the item is deleted")
+        return self
+
+
 AnyEvent = Annotated[
     Completion
     | GraderScore
@@ -332,7 +354,8 @@ AnyEvent = Annotated[
     | ApiCost
     | GpuCost
     | ModelPrice
-    | InstrumentPoint,
+    | InstrumentPoint
+    | AlertConfig,
     Field(discriminator="kind"),
 ]
 
@@ -349,5 +372,6 @@ EVENT_MODELS: dict[str, type[Event]] = {
     "gpu_cost": GpuCost,
     "model_price": ModelPrice,
     "instrument_point": InstrumentPoint,
+    "alert_config": AlertConfig,
 }
 """Event kind → model. The kind is also each model's `kind` field."""

@@ -155,6 +155,12 @@ TOPICS: Final = TopicCatalogue(
             ("provider", "model", "effective_from"),
             "Price versions (the shared pricing registry).",
         ),
+        _registry(
+            "alert_config",
+            "alert_config",
+            ("project", "item", "item_id"),
+            "Alert rules and silences managed through the CLI and the HTTP API.",
+        ),
         TopicSpec(
             name="meterstream.derived.inference_rollups",
             role="derived",

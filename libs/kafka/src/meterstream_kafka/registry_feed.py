@@ -54,6 +54,12 @@ class RegistryFeed:
         self._task: asyncio.Task[None] | None = None
         self.loaded = asyncio.Event()
 
+    def add_handler(self, topic: str, handler: RecordHandler) -> None:
+        """Follow one more topic (before `start`)."""
+        if self._consumer is not None:
+            raise RuntimeError("the feed has started: add handlers before start()")
+        self._handlers[topic] = handler
+
     async def start(self, *, within_s: float = 30.0) -> None:
         """Read every topic to its end (at most `within_s`), then follow in the background."""
         self._consumer = consumer = AIOKafkaConsumer(

@@ -33,6 +33,7 @@ _SPECS: Final = (
     TableSpec("metric_definitions", "metric_definition", "registry"),
     TableSpec("training_runs", "training_run", "registry"),
     TableSpec("model_prices", "model_price", "registry"),
+    TableSpec("alert_config", "alert_config", "registry"),
     TableSpec("inference_rollup_partials", "inference_rollup", "derived"),
     TableSpec("inference_windows", "inference_window", "derived"),
     TableSpec("usage_totals", "usage_totals", "derived"),

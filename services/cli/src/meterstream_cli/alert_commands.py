@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from meterstream_alerting.rules import InvalidRules, RuleFile, load_rules, shipped_rules
+from meterstream_cli.alert_config_commands import rule_app, silence_app
 from meterstream_contracts import split_envelope
 from meterstream_contracts.derived import AlertEvent
 from meterstream_kafka import KafkaConfig
@@ -19,6 +20,8 @@ from meterstream_warehouse import WarehouseConfig, open_warehouse
 from meterstream_warehouse.queries import alert_history
 
 alerts_app = typer.Typer(help="Alert rules, alert history and the live alert stream.")
+alerts_app.add_typer(rule_app, name="rule")
+alerts_app.add_typer(silence_app, name="silence")
 console = Console()
 RulesFile = Annotated[Path | None, typer.Argument(help="YAML rule file (default: the examples).")]
 

@@ -1,5 +1,7 @@
 """Alerting agents: the evaluator over derived streams, the dispatcher over the alerts topic.
 
+Rules come from the deployment's rule file and, per project, from the alert_config
+registry (managed with the CLI and the HTTP API; changes apply while running).
 The evaluator keeps each (rule, group) state in the `alert-states` table (a
 group is the derived stream's message key, so its state is written from one
 partition) and publishes firing and resolved events on `meterstream.alerts`,
@@ -21,9 +23,10 @@ from typing import Any
 import orjson
 
 from meterstream_alerting.engine import RuleEngine, dispatch_decision
+from meterstream_alerting.managed import AlertBook
 from meterstream_alerting.notify import Notifier, log
-from meterstream_alerting.rules import RuleFile
-from meterstream_contracts import split_envelope
+from meterstream_alerting.rules import SOURCE_TOPICS, RuleFile
+from meterstream_contracts import TOPICS, split_envelope
 from meterstream_contracts.derived import AlertEvent
 from meterstream_workers.wiring import Wiring
 
@@ -31,13 +34,19 @@ ALERTS = "meterstream.alerts"
 
 
 def add_alert_agents(w: Wiring, rules: RuleFile, notifiers: Sequence[Notifier]) -> None:
-    if not rules.rules:
-        return
+    book = AlertBook(rules)
     engine = RuleEngine(rules)
     states = w.table("alert-states")
     sent = w.table("alert-notifications", partitions=1)  # as the alerts topic
 
-    @w.app.agent(w.topic(*engine.topics))
+    def config_changed(record: dict[str, Any]) -> None:
+        if book.apply(record):
+            engine.set_rules(book.rules)
+            log.info("alert rules in force: %d", len(book.rules))
+
+    w.feed.add_handler(TOPICS.for_kind("alert_config").name, config_changed)
+
+    @w.app.agent(w.topic(*SOURCE_TOPICS.values()))
     async def evaluator(stream: Any) -> None:
         async for event in stream.events():
             records = [orjson.loads(line) for line in split_envelope(event.value or b"")]
@@ -63,7 +72,7 @@ def add_alert_agents(w: Wiring, rules: RuleFile, notifiers: Sequence[Notifier]) 
         async for event in stream.events():
             for line in split_envelope(event.value or b""):
                 alert = AlertEvent.model_validate_json(line)
-                decision = dispatch_decision(alert, sent.get, rules)
+                decision = dispatch_decision(alert, sent.get, book.silences)
                 if decision != "notify":
                     log.debug("alert %s %s: %s", alert.dedup_key, alert.state, decision)
                     continue
