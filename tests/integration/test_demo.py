@@ -13,6 +13,7 @@ import pytest
 
 from meterstream_contracts import TOPICS
 from meterstream_kafka import KafkaConfig, apply_topics, start_group_at_end
+from meterstream_query.reconcile import reconcile, report
 from meterstream_warehouse.chdb_backend import ChdbWarehouse
 from meterstream_warehouse.queries import row_counts
 
@@ -69,5 +70,29 @@ def test_demo_fills_every_table_and_keeps_invalid_events_out(
                 params={"w": window},
             )[0]["n"]
             assert rolled == stored, (window, rolled, stored)
+        # Every derived number equals its recomputation from the raw events.
+        results = reconcile(warehouse)
+        assert all(result.compared for result in results), report(results)
+        assert all(result.ok for result in results), report(results)
+        # One completion the workers never saw, one history row lost: both are reported.
+        warehouse.execute(
+            """
+            INSERT INTO raw_completions (schema_version, event_id, time, project, completion_id,
+                model, provider, started_at, latency_ms, input_tokens, output_tokens,
+                cached_tokens, status, error_type, streamed, labels)
+            SELECT 1, generateUUIDv4(), max(time), 'demo-chat', 'unseen', 'gpt-4o', 'openai',
+                   max(time), 10, 1000, 100, 0, 'ok', '', false, map()
+            FROM raw_completions
+            """
+        )
+        warehouse.execute(
+            "DELETE FROM training_history WHERE step = (SELECT max(step) FROM training_history)"
+        )
+        tampered = {r.name: r for r in reconcile(warehouse)}
+        assert [d for d in tampered["windows"].differences if "demo-chat/gpt-4o/" in d]
+        assert any("count stored" in d for d in tampered["totals"].differences)
+        assert any("ledger_usd" in d for d in tampered["costs"].differences)
+        assert any("steps stored" in d for d in tampered["training"].differences)
+        assert tampered["feedback"].ok
     finally:
         warehouse.close()

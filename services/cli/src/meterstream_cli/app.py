@@ -17,6 +17,9 @@ from meterstream_cli.infra_commands import broker_app, topics_app, warehouse_app
 from meterstream_cli.query_commands import query_app
 from meterstream_cli.registry_commands import costs_app, definitions_app
 from meterstream_contracts.schemas import write_json_schemas
+from meterstream_query.reconcile import CHECKS, report
+from meterstream_query.reconcile import reconcile as run_reconcile
+from meterstream_warehouse import WarehouseConfig, WarehouseError, open_warehouse
 
 app = typer.Typer(
     name="meterstream",
@@ -131,6 +134,31 @@ def demo(
         else serve,
     )
     raise typer.Exit(code)
+
+
+@app.command()
+def reconcile(
+    project: Annotated[str | None, typer.Option(help="Only this project.")] = None,
+    check: Annotated[
+        list[str] | None, typer.Option(help="Only these checks (repeat): " + ", ".join(CHECKS))
+    ] = None,
+) -> None:
+    """Recompute the derived numbers from the raw events in ClickHouse and compare them with
+    the stored ones; exit 1 with the differences (run once the pipeline has drained)."""
+    unknown = sorted(set(check or ()) - set(CHECKS))
+    if unknown:
+        console.print(f"[red]--check: unknown {', '.join(unknown)}; one of {', '.join(CHECKS)}[/]")
+        raise typer.Exit(2)
+    warehouse = open_warehouse(WarehouseConfig())
+    try:
+        results = run_reconcile(warehouse, project=project, checks=check or tuple(CHECKS))
+    except WarehouseError as error:
+        console.print(f"[red]{str(error).splitlines()[0]}[/] (is the store migrated?)")
+        raise typer.Exit(2) from error
+    finally:
+        warehouse.close()
+    console.print(report(results), highlight=False, markup=False)
+    raise typer.Exit(0 if all(result.ok for result in results) else 1)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from meterstream_alerting.config_registry import put_rule
 from meterstream_cli.alert_commands import print_alerts
 from meterstream_cli.demo_dashboard import serve_dashboard
 from meterstream_cli.demo_senders import GatewaySender, OtlpSender, SdkSender
@@ -44,8 +45,22 @@ from meterstream_warehouse.queries import (
     training_history,
     usage_totals,
 )
+from meterstream_workers.topics import CONSUMED_TOPICS
 
 TICK_S = 0.1
+
+
+DEMO_PROJECT_RULE = {
+    "description": "a model's p99 latency over 20 s for 30 s",
+    "source": "inference_windows",
+    "window_seconds": 10,
+    "metric": "latency_p99_ms",
+    "threshold": 20_000,
+    "min_count": 20,
+    "for_s": 30,
+    "severity": "warning",
+}
+"""A project's own rule, as `meterstream alerts rule put` publishes it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +258,11 @@ def run_demo(
         if workers is not None:
             workers[0].wait_for_line("workers ready", timeout=120)
             console.print(f"rollup workers running (pid {workers[0].pid})")
+            asyncio.run(put_rule(kafka, "demo-chat", "p99-latency", DEMO_PROJECT_RULE))
+            console.print(
+                "project rule demo-chat:p99-latency published"
+                " (meterstream alerts rule list --project demo-chat)"
+            )
         with Progress(
             TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn(), console=console
         ) as progress:
@@ -253,8 +273,9 @@ def run_demo(
             " straight to Kafka (for the dead-letter topic)"
         )
         if workers is not None:
-            completions = [TOPICS.for_kind("completion").name]
-            asyncio.run(wait_until_stored(kafka, workers[1], within_s=120, topics=completions))
+            # every stage: raw events, partials, totals, then the alert evaluator
+            consumed = list(CONSUMED_TOPICS)
+            asyncio.run(wait_until_stored(kafka, workers[1], within_s=120, topics=consumed))
         everything = [spec.name for spec in TOPICS]
         lag = asyncio.run(
             wait_until_stored(kafka, sink_config.group_id, within_s=120, topics=everything)

@@ -1,0 +1,292 @@
+"""Recompute every derived number from the raw events in ClickHouse and compare it with
+what the workers derived and the sink stored: windows, cumulative totals, costs (to
+1e-9 USD, priced again from the registry), feedback rollups and training history.
+
+Run it once the pipeline has drained (no event in flight). Each check reports how
+many items it compared and, for each that differs, what was stored and what the raw
+events give.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Final
+
+from meterstream_pricing import PricingRegistry, UnknownModelPrice, Usage, default_registry
+from meterstream_warehouse import Warehouse
+
+COST_TOLERANCE_USD: Final = 1e-9
+MAX_SHOWN: Final = 20
+
+
+@dataclass
+class CheckResult:
+    name: str
+    compared: int = 0
+    differences: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+
+def _compare(
+    result: CheckResult,
+    recomputed: dict[tuple[Any, ...], dict[str, float]],
+    stored: dict[tuple[Any, ...], dict[str, float]],
+    *,
+    tolerance: Callable[[str], float] = lambda name: 0.0,
+) -> CheckResult:
+    for key in sorted(recomputed.keys() | stored.keys(), key=str):
+        result.compared += 1
+        want, got = recomputed.get(key), stored.get(key)
+        label = "/".join(str(part) for part in key)
+        if want is None or got is None:
+            missing = "not derived" if got is None else "derived without raw events"
+            result.differences.append(f"{label}: {missing}")
+            continue
+        for name, value in want.items():
+            if abs(float(got.get(name, 0)) - float(value)) > tolerance(name):
+                result.differences.append(
+                    f"{label}: {name} stored {got.get(name)} recomputed {value}"
+                )
+    return result
+
+
+def _where(project: str | None, column: str = "project") -> str:
+    return f"{column} = {{project:String}}" if project else "1"
+
+
+def _keyed(
+    rows: Iterable[dict[str, Any]], key: tuple[str, ...], values: tuple[str, ...]
+) -> dict[tuple[Any, ...], dict[str, float]]:
+    return {tuple(row[k] for k in key): {v: float(row[v]) for v in values} for row in rows}
+
+
+_COUNTS: Final = ("count", "errors", "input_tokens", "output_tokens", "cached_tokens")
+_RAW_COUNTS: Final = """count() AS count, countIf(status != 'ok') AS errors,
+    sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+    sum(cached_tokens) AS cached_tokens"""
+
+
+def check_windows(warehouse: Warehouse, project: str | None = None) -> CheckResult:
+    """Every merged window (each length the workers emit) against the raw completions."""
+    params = {"project": project or ""}
+    sizes = warehouse.query_rows(
+        f"SELECT DISTINCT window_seconds AS s FROM inference_windows WHERE {_where(project)}",
+        params=params,
+    )
+    result = CheckResult("windows")
+    for size in sorted(int(row["s"]) for row in sizes):
+        recomputed = warehouse.query_rows(
+            f"""
+            SELECT project, model, toUnixTimestamp(toStartOfInterval(time,
+                   toIntervalSecond({size}))) AS start, {_RAW_COUNTS}
+            FROM raw_completions FINAL WHERE {_where(project)}
+            GROUP BY project, model, start
+            """,
+            params=params,
+        )
+        stored = warehouse.query_rows(
+            f"""
+            SELECT project, model, toUnixTimestamp(window_start) AS start, count,
+                   arraySum(mapValues(errors)) AS errors, input_tokens, output_tokens,
+                   cached_tokens
+            FROM inference_windows FINAL
+            WHERE window_seconds = {size} AND {_where(project)}
+            """,
+            params=params,
+        )
+        key = ("project", "model", "start")
+        _compare(result, _keyed(recomputed, key, _COUNTS), _keyed(stored, key, _COUNTS))
+    return result
+
+
+def check_totals(warehouse: Warehouse, project: str | None = None) -> CheckResult:
+    """Cumulative usage per (project, model) and per project against the raw completions."""
+    params = {"project": project or ""}
+    recomputed = warehouse.query_rows(
+        f"""
+        SELECT project, model, {_RAW_COUNTS} FROM raw_completions FINAL WHERE {_where(project)}
+        GROUP BY GROUPING SETS ((project, model), (project))
+        """,
+        params=params,
+    )
+    for row in recomputed:
+        row["model"] = row["model"] or ""
+    stored = warehouse.query_rows(
+        f"SELECT project, model, {', '.join(_COUNTS)} FROM usage_totals FINAL"
+        f" WHERE {_where(project)}",
+        params=params,
+    )
+    key = ("project", "model")
+    return _compare(
+        CheckResult("totals"), _keyed(recomputed, key, _COUNTS), _keyed(stored, key, _COUNTS)
+    )
+
+
+def registry_in(warehouse: Warehouse) -> PricingRegistry:
+    """The built-in prices and every published version stored in `model_prices`."""
+    registry = default_registry()
+    for row in warehouse.query_rows("SELECT * FROM model_prices FINAL ORDER BY time"):
+        registry.apply_record({**row, "time": f"{row['time']}+00:00"})
+    return registry
+
+
+def completion_costs(
+    warehouse: Warehouse, registry: PricingRegistry, project: str | None = None
+) -> dict[tuple[str, str], float]:
+    """Cost per (project, model) of the raw completions, priced per day as the workers do
+    (a price version applies to whole days; cost is linear in the token counts)."""
+    rows = warehouse.query_rows(
+        f"""
+        SELECT project, provider, model, toString(toDate(time)) AS day,
+               sum(greatest(input_tokens, cached_tokens) - cached_tokens) AS uncached,
+               sum(cached_tokens) AS cached, sum(output_tokens) AS output
+        FROM raw_completions FINAL WHERE {_where(project)}
+        GROUP BY project, provider, model, day
+        """,
+        params={"project": project or ""},
+    )
+    costs: dict[tuple[str, str], float] = defaultdict(float)
+    for row in rows:
+        key = (str(row["project"]), str(row["model"]))
+        costs[key] += 0.0
+        try:
+            price = registry.price_at(
+                str(row["provider"]), str(row["model"]), _day(str(row["day"]))
+            )
+        except UnknownModelPrice:
+            continue  # unpriced calls carry no cost (the workers count them apart)
+        cached, uncached = int(row["cached"]), int(row["uncached"])
+        usage = Usage(uncached + cached, int(row["output"]), cached)
+        costs[key] += price.cost_usd(usage)
+    return costs
+
+
+def _day(text: str) -> datetime:
+    return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
+
+
+def check_costs(warehouse: Warehouse, project: str | None = None) -> CheckResult:
+    """Completion cost per (project, model): the ledger and the totals against a repricing
+    of the raw completions."""
+    params = {"project": project or ""}
+    recomputed = completion_costs(warehouse, registry_in(warehouse), project)
+    ledger = warehouse.query_rows(
+        f"""
+        SELECT project, model, sum(cost_usd) AS cost FROM cost_ledger FINAL
+        WHERE cost_kind = 'completion' AND {_where(project)} GROUP BY project, model
+        """,
+        params=params,
+    )
+    totals = warehouse.query_rows(
+        f"SELECT project, model, cost_usd AS cost FROM usage_totals FINAL"
+        f" WHERE model != '' AND {_where(project)}",
+        params=params,
+    )
+    want = {key: {"ledger_usd": cost, "totals_usd": cost} for key, cost in recomputed.items()}
+    got: dict[tuple[Any, ...], dict[str, float]] = defaultdict(dict)
+    for row in ledger:
+        got[(row["project"], row["model"])]["ledger_usd"] = float(row["cost"])
+    for row in totals:
+        got[(row["project"], row["model"])]["totals_usd"] = float(row["cost"])
+    return _compare(
+        CheckResult("costs"), want, dict(got), tolerance=lambda name: COST_TOLERANCE_USD
+    )
+
+
+def check_feedback(warehouse: Warehouse, project: str | None = None) -> CheckResult:
+    """Feedback count and sum per (project, key) against the raw scores, values and
+    preferences (a preference counts, without a value)."""
+    params = {"project": project or ""}
+    recomputed = warehouse.query_rows(
+        f"""
+        SELECT project, key, count() AS count, sum(value) AS total FROM (
+            SELECT project, key, value FROM raw_grader_scores FINAL WHERE {_where(project)}
+            UNION ALL
+            SELECT project, key, value FROM raw_metric_values FINAL WHERE {_where(project)}
+            UNION ALL
+            SELECT project, key, 0 AS value FROM raw_preferences FINAL WHERE {_where(project)}
+        ) GROUP BY project, key
+        """,
+        params=params,
+    )
+    stored = warehouse.query_rows(
+        f"""
+        SELECT project, key, sum(count) AS count, sum(total) AS total
+        FROM feedback_rollup_partials FINAL
+        WHERE window_seconds = (SELECT min(window_seconds) FROM feedback_rollup_partials)
+          AND {_where(project)}
+        GROUP BY project, key
+        """,
+        params=params,
+    )
+    key = ("project", "key")
+    values = ("count", "total")
+    return _compare(
+        CheckResult("feedback"),
+        _keyed(recomputed, key, values),
+        _keyed(stored, key, values),
+        tolerance=lambda name: 1e-6 if name == "total" else 0.0,
+    )
+
+
+def check_training(warehouse: Warehouse, project: str | None = None) -> CheckResult:
+    """One history row per logged step of each run, and the exact count of unique
+    scenarios at the last step."""
+    params = {"project": project or ""}
+    recomputed = warehouse.query_rows(
+        f"""
+        SELECT project, run_id, uniqExact(step) AS steps,
+               uniqExactArray(scenario_ids) AS scenarios
+        FROM raw_training_steps FINAL WHERE {_where(project)}
+        GROUP BY project, run_id
+        """,
+        params=params,
+    )
+    stored = warehouse.query_rows(
+        f"""
+        SELECT project, run_id, count() AS steps,
+               argMax(metrics['data/cum/num_unique_scenarios'], step) AS scenarios
+        FROM training_history FINAL WHERE {_where(project)}
+        GROUP BY project, run_id
+        """,
+        params=params,
+    )
+    key = ("project", "run_id")
+    return _compare(
+        CheckResult("training"),
+        _keyed(recomputed, key, ("steps", "scenarios")),
+        _keyed(stored, key, ("steps", "scenarios")),
+    )
+
+
+CHECKS: Final = {
+    "windows": check_windows,
+    "totals": check_totals,
+    "costs": check_costs,
+    "feedback": check_feedback,
+    "training": check_training,
+}
+
+
+def reconcile(
+    warehouse: Warehouse, *, project: str | None = None, checks: Iterable[str] = CHECKS
+) -> list[CheckResult]:
+    return [CHECKS[name](warehouse, project) for name in checks]
+
+
+def report(results: list[CheckResult]) -> str:
+    """A readable summary: each check's counts, then up to MAX_SHOWN differences each."""
+    lines = []
+    for result in results:
+        verdict = "ok" if result.ok else f"{len(result.differences)} differ"
+        lines.append(f"{result.name:<10} {result.compared:>10,} compared   {verdict}")
+        lines += [f"    {line}" for line in result.differences[:MAX_SHOWN]]
+        if len(result.differences) > MAX_SHOWN:
+            lines.append(f"    ... and {len(result.differences) - MAX_SHOWN} more")
+    return "\n".join(lines)
