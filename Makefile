@@ -2,7 +2,7 @@
 UV ?= uv
 RUN := $(UV) run --frozen
 
-.PHONY: install dashboard demo test test-fast lint fmt bench schemas broker-start broker-stop compose-up clean
+.PHONY: install dashboard demo test test-fast reliability lint fmt bench schemas broker-start broker-stop compose-up clean
 
 install:
 	$(UV) sync --frozen
@@ -22,6 +22,10 @@ demo: install dashboard
 
 test: install dashboard
 	$(RUN) pytest
+
+# Every fault-injection test (tests/reliability), the long ones included.
+reliability: install dashboard
+	MS_RELIABILITY=full $(RUN) pytest tests/reliability
 
 test-fast: install
 	$(RUN) pytest -m "not kafka and not clickhouse"

@@ -61,8 +61,11 @@ def add_training_agent(w: Wiring) -> None:
             if not run.first_time(f"{origin.topic}:{origin.partition}", origin.offset):
                 continue
             rows = apply_to_run(run, decoded.events, prices=prices)
-            runs[key] = run.state()
+            # Rows first, acknowledged, then the state that marks the message seen: a crash
+            # in between replays the message and sends the same rows again (replaced by
+            # (run, step) downstream) instead of losing them.
             await w.publish("meterstream.derived.training_history", rows)
+            runs[key] = run.state()
 
     del training
 

@@ -48,14 +48,18 @@ class MergeStage:
     """Table keys of forgotten windows, per (project, model), for the agent to delete."""
 
     def recover(self, key: str, state: dict[str, Any]) -> None:
-        """A state read back from the table after a restart (emitted again once)."""
+        """A state read back from the table after a restart (emitted again once).
+
+        faust may run this after the agent has already absorbed partials into a state
+        it loaded from the table: that working state is newer and is kept.
+        """
         if key.startswith(WINDOW):
-            window = MergedWindow.from_state(state)
+            window = self.windows.get(key) or MergedWindow.from_state(state)
             self.windows[key] = window
             self.watermark = max(self.watermark, window.end)
             self.open_windows.add(key)
         else:
-            self.totals[key] = ModelTotals.from_state(state)
+            self.totals[key] = self.totals.get(key) or ModelTotals.from_state(state)
         self.dirty.add(key)
 
     def absorb(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -68,9 +69,16 @@ class Wiring:
         return self.app.Table(name, default=None, partitions=partitions, key_type=str)
 
     async def publish(self, topic: str, records: Iterable[BaseModel | dict[str, Any]]) -> None:
-        """Derived records go out marked validated (the workers built them from models)."""
+        """Derived records go out marked validated (the workers built them from models);
+        returns once the broker acknowledged every one."""
         if topic not in self._out:
             self._out[topic] = self.topic(topic)
         headers = VALIDATED if TOPICS.by_name(topic).role == "derived" else None
-        for key, value in envelopes(topic, records).items():
+        sent = [
             await self._out[topic].send(key=key, value=value, headers=headers)
+            for key, value in envelopes(topic, records).items()
+        ]
+        # Wait for the broker's acks before the agent takes its next event: the source
+        # offset is committed only once its outputs are stored (a SIGKILL between the
+        # two would otherwise lose them).
+        await asyncio.gather(*sent)

@@ -1,0 +1,164 @@
+"""The whole pipeline under faults (processes on 127.0.0.1, faults by PID, bounded in time):
+a sink process, a worker killed again and again mid-stream, mixed traffic acknowledged
+by the broker. Afterwards every acknowledged event is stored exactly once and every
+derived number equals its recomputation from the raw events (`reconcile`)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from meterstream_cli.processes import ServiceProcess
+from meterstream_contracts import (
+    TOPICS,
+    Completion,
+    Event,
+    GraderScore,
+    Preference,
+    TrainingStep,
+)
+from meterstream_kafka import KafkaConfig, group_lag, start_group_at_end
+from meterstream_query.reconcile import reconcile, report
+from meterstream_warehouse.chdb_backend import ChdbWarehouse
+from meterstream_workers.topics import CONSUMED_TOPICS
+from tests.reliability.sink_harness import SinkHarness, publish
+
+pytestmark = [
+    pytest.mark.kafka,
+    pytest.mark.clickhouse,
+    pytest.mark.slow,
+    # Open defect: about one run in three the merged windows or the model totals miss
+    # one batch after a restart (faust's table recovery racing the merge stage); the
+    # full suite shows it until that is fixed.
+    pytest.mark.reliability_full,
+]
+
+MODELS = ("gpt-4o", "gpt-4o-mini", "claude-sonnet-4", "in-house-7b")
+"""Three priced models and one without a price (its calls cost nothing)."""
+
+
+def traffic(project: str, batch: int, size: int) -> list[Event]:
+    """One batch: completions of the last minutes, a score per fifth call, a preference per
+    tenth, and one training step."""
+    start = datetime.now(UTC) - timedelta(minutes=3)
+    events: list[Event] = []
+    for i in range(size):
+        n = batch * size + i
+        call = Completion(
+            project=project,
+            completion_id=f"c{n}",
+            model=MODELS[n % len(MODELS)],
+            provider="anthropic" if n % len(MODELS) == 2 else "openai",
+            started_at=start,
+            time=start + timedelta(milliseconds=7 * n),
+            latency_ms=float(400 + n % 2000),
+            ttft_ms=float(10 + n % 300),
+            input_tokens=100 + n % 3000,
+            output_tokens=1 + n % 700,
+            cached_tokens=n % 50,
+            status="error" if n % 41 == 0 else "ok",
+        )
+        events.append(call)
+        if n % 5 == 0:
+            events.append(
+                GraderScore(project=project, completion_id=call.completion_id, key="helpful",
+                            grader_name="judge", grader_type="judge", value=(n % 10) / 10)
+            )  # fmt: skip
+        if n % 10 == 1:
+            events.append(
+                Preference(project=project, key="pairwise",
+                           preferred_completion_id=f"c{n}", other_completion_id=f"c{n - 1}")
+            )  # fmt: skip
+    events.append(
+        TrainingStep(project=project, run_id="run-faults", step=batch,
+                     metrics={"train/reward": batch / 10}, scenario_ids=[f"s{batch % 7}"])
+    )  # fmt: skip
+    return events
+
+
+def start_worker(kafka: KafkaConfig, app_id: str, folder: Path, n: int) -> ServiceProcess:
+    worker = ServiceProcess(
+        "meterstream_workers",
+        log_path=folder / f"worker-{n}.log",
+        env={
+            "MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+            "MS_WORKER_APP_ID": app_id,
+            "MS_WORKER_DATA_DIR": str(folder / "worker-state"),
+            **(
+                {"MS_WORKER_STORE": os.environ["FAULTS_STORE"]}
+                if "FAULTS_STORE" in os.environ
+                else {}
+            ),
+        },
+    )
+    worker.wait_for_line("workers ready", timeout=120)
+    return worker
+
+
+async def wait_drained(kafka: KafkaConfig, group: str, topics: list[str], within_s: float) -> int:
+    deadline = time.monotonic() + within_s
+    lag = -1
+    while time.monotonic() < deadline:
+        lag = sum((await group_lag(kafka, group_id=group, topics=topics)).values())
+        if lag == 0:
+            return 0
+        await asyncio.sleep(0.5)
+    return lag
+
+
+def test_a_worker_crash_storm_loses_and_doubles_nothing(
+    kafka_config: KafkaConfig, tmp_path: Path, project_name: str
+) -> None:
+    harness = SinkHarness(kafka_config, tmp_path)
+    asyncio.run(harness.prepare())
+    app_id = f"workers-{uuid.uuid4().hex[:8]}"
+    asyncio.run(start_group_at_end(kafka_config, app_id))
+    sink = harness.start("sink")
+    produced: list[Event] = []
+    kills = 0
+    try:
+        worker = start_worker(kafka_config, app_id, tmp_path, 0)
+    except BaseException:
+        sink.stop()
+        raise
+    try:
+        for batch in range(12):
+            events = traffic(project_name, batch, 1_000)
+            asyncio.run(publish(kafka_config, events, per_envelope=200))  # acks awaited
+            produced += events
+            if batch % 4 == 3:  # mid-stream: tables, changelogs and offsets as they are
+                time.sleep(0.3 * (batch % 3))
+                worker.kill()
+                assert worker.returncode == -signal.SIGKILL
+                kills += 1
+                worker = start_worker(kafka_config, app_id, tmp_path, kills)
+        lag = asyncio.run(wait_drained(kafka_config, app_id, list(CONSUMED_TOPICS), 180))
+        assert lag == 0, worker.tail()
+        everything = [spec.name for spec in TOPICS]
+        lag = asyncio.run(wait_drained(kafka_config, harness.group, everything, 120))
+        assert lag == 0, sink.tail()
+    finally:
+        worker.stop()
+        sink.stop()
+    assert kills == 3
+    warehouse = ChdbWarehouse(tmp_path / "chdb", database="meterstream")
+    try:
+        calls = sum(isinstance(event, Completion) for event in produced)
+        stored = warehouse.query_rows(
+            "SELECT count() AS n, uniqExact(event_id) AS u FROM raw_completions FINAL"
+            " WHERE project = {p:String}",
+            params={"p": project_name},
+        )[0]
+        assert (stored["n"], stored["u"]) == (calls, calls)
+        results = reconcile(warehouse, project=project_name)
+        assert all(result.compared for result in results), report(results)
+        assert all(result.ok for result in results), report(results)
+    finally:
+        warehouse.close()
