@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import SqlglotError
 
 from meterstream_query.errors import InvalidQuery
 from meterstream_warehouse import TABLES, Warehouse
@@ -50,7 +50,7 @@ def scope_sql(sql: str) -> tuple[str, set[str]]:
     of the parameters it uses. Raises `InvalidQuery` naming `sql` for anything refused."""
     try:
         statements = [s for s in sqlglot.parse(sql, read="clickhouse") if s is not None]
-    except ParseError as error:
+    except SqlglotError as error:  # ParseError, TokenError (an unclosed quote, say)
         raise InvalidQuery("sql", f"does not parse: {error}") from None
     if len(statements) != 1:
         raise InvalidQuery("sql", "give exactly one statement")
