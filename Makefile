@@ -25,7 +25,7 @@ test: install dashboard
 
 # Every fault-injection test (tests/reliability), the long ones included.
 reliability: install dashboard
-	MS_RELIABILITY=full $(RUN) pytest tests/reliability
+	MS_RELIABILITY=full MS_BROKER_PAUSE_S=30 $(RUN) pytest tests/reliability
 
 test-fast: install
 	$(RUN) pytest -m "not kafka and not clickhouse"

@@ -141,3 +141,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("reliability_full") is not None:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def local_broker_pid(kafka_bootstrap: str) -> int:
+    """The PID of the session's own broker process (faults are sent by PID); tests that
+    need it are skipped when the broker is a container or someone else's."""
+    pidfile = REPO / "infra" / "kafka" / "data-test" / "broker.pid"
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or not pidfile.exists():
+        pytest.skip("the broker is not a local process of this session")
+    return int(pidfile.read_text().strip())
