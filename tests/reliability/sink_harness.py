@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from meterstream_cli.processes import ServiceProcess
 from meterstream_contracts import TOPICS, Completion, Event
@@ -19,6 +20,7 @@ from meterstream_kafka import (
     publish_events,
     start_group_at_end,
 )
+from meterstream_warehouse.chdb_backend import ChdbWarehouse
 
 
 @dataclass
@@ -55,6 +57,15 @@ class SinkHarness:
             assert time.monotonic() < deadline, f"sink did not catch up:\n{process.tail()}"
             assert process.returncode is None, f"sink exited:\n{process.tail()}"
             await asyncio.sleep(0.3)
+
+
+def stored_rows(folder: Path, sql: str, **params: str) -> list[dict[str, Any]]:
+    """Rows of a query on the chDB store a harness's sink wrote (the sink stopped)."""
+    warehouse = ChdbWarehouse(folder / "chdb", database="meterstream")
+    try:
+        return warehouse.query_rows(sql, params=params)
+    finally:
+        warehouse.close()
 
 
 def completions(project: str, count: int) -> list[Event]:

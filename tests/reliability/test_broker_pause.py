@@ -15,8 +15,7 @@ import pytest
 
 from meterstream_contracts import Event
 from meterstream_kafka import KafkaConfig
-from meterstream_warehouse.chdb_backend import ChdbWarehouse
-from tests.reliability.sink_harness import SinkHarness, completions, publish
+from tests.reliability.sink_harness import SinkHarness, completions, publish, stored_rows
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
@@ -61,15 +60,12 @@ def test_a_paused_broker_loses_and_doubles_nothing_acknowledged(
         sink.stop()
     assert len(acked) + len(unknown) == 20 * 500
     assert len(acked) >= 10 * 500  # most publishes rode out the pause
-    warehouse = ChdbWarehouse(tmp_path / "chdb", database="meterstream")
-    try:
-        rows = warehouse.query_rows(
-            "SELECT toString(event_id) AS id, count() AS n FROM raw_completions"
-            " WHERE project = {p:String} GROUP BY id",
-            params={"p": project_name},
-        )
-    finally:
-        warehouse.close()
+    rows = stored_rows(
+        tmp_path,
+        "SELECT toString(event_id) AS id, count() AS n FROM raw_completions"
+        " WHERE project = {p:String} GROUP BY id",
+        p=project_name,
+    )
     stored = {row["id"]: int(row["n"]) for row in rows}
     assert all(n == 1 for n in stored.values())  # nothing twice, even before merges
     assert all(str(event.event_id) in stored for event in acked)

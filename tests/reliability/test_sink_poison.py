@@ -13,9 +13,8 @@ import pytest
 from meterstream_contracts import TOPICS, encode_event
 from meterstream_contracts.derived import DeadLetter
 from meterstream_kafka import KafkaConfig, make_producer, send_messages
-from meterstream_warehouse.chdb_backend import ChdbWarehouse
 from tests.integration.kafka_io import end_offsets, read_from
-from tests.reliability.sink_harness import SinkHarness, completions
+from tests.reliability.sink_harness import SinkHarness, completions, stored_rows
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
@@ -92,15 +91,12 @@ async def test_poison_is_dead_lettered_valid_neighbours_kept_and_a_burst_stops_t
     for field in ("latency_ms", "latncy", "started_at"):
         assert field in reasons
 
-    warehouse = ChdbWarehouse(tmp_path / "chdb", database="meterstream")
-    try:
-        rows = warehouse.query_rows(
-            "SELECT count() AS n, countIf(latency_ms < 0) AS negative"
-            " FROM raw_completions FINAL WHERE project = {p:String}",
-            params={"p": project_name},
-        )
-    finally:
-        warehouse.close()
+    rows = stored_rows(
+        tmp_path,
+        "SELECT count() AS n, countIf(latency_ms < 0) AS negative"
+        " FROM raw_completions FINAL WHERE project = {p:String}",
+        p=project_name,
+    )
     assert rows[0] == {"n": VALID, "negative": 0}
 
     await send_burst(kafka_config, project_name)
