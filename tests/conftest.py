@@ -132,17 +132,6 @@ def project_name() -> str:
     return f"t-{uuid.uuid4().hex[:10]}"
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The long fault-injection tests run under `make reliability` (MS_RELIABILITY=full);
-    `make test` and CI run the fast subset and report the others as skipped."""
-    if os.environ.get("MS_RELIABILITY") == "full":
-        return
-    skip = pytest.mark.skip(reason="part of the full fault suite: make reliability")
-    for item in items:
-        if item.get_closest_marker("reliability_full") is not None:
-            item.add_marker(skip)
-
-
 @pytest.fixture
 def local_broker_pid(kafka_bootstrap: str) -> int:
     """The PID of the session's own broker process (faults are sent by PID); tests that

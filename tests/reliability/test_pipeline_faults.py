@@ -6,7 +6,6 @@ derived number equals its recomputation from the raw events (`reconcile`)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import time
 import uuid
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from meterstream_cli.demo import wait_until_stored
 from meterstream_cli.processes import ServiceProcess
 from meterstream_contracts import (
     TOPICS,
@@ -24,21 +24,13 @@ from meterstream_contracts import (
     Preference,
     TrainingStep,
 )
-from meterstream_kafka import KafkaConfig, group_lag, start_group_at_end
+from meterstream_kafka import KafkaConfig, start_group_at_end
 from meterstream_query.reconcile import reconcile, report
 from meterstream_warehouse.chdb_backend import ChdbWarehouse
 from meterstream_workers.topics import CONSUMED_TOPICS
 from tests.reliability.sink_harness import SinkHarness, publish
 
-pytestmark = [
-    pytest.mark.kafka,
-    pytest.mark.clickhouse,
-    pytest.mark.slow,
-    # Open defect: about one run in three the merged windows or the model totals miss
-    # one batch after a restart (faust's table recovery racing the merge stage); the
-    # full suite shows it until that is fixed.
-    pytest.mark.reliability_full,
-]
+pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
 MODELS = ("gpt-4o", "gpt-4o-mini", "claude-sonnet-4", "in-house-7b")
 """Three priced models and one without a price (its calls cost nothing)."""
@@ -91,26 +83,10 @@ def start_worker(kafka: KafkaConfig, app_id: str, folder: Path, n: int) -> Servi
             "MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
             "MS_WORKER_APP_ID": app_id,
             "MS_WORKER_DATA_DIR": str(folder / "worker-state"),
-            **(
-                {"MS_WORKER_STORE": os.environ["FAULTS_STORE"]}
-                if "FAULTS_STORE" in os.environ
-                else {}
-            ),
         },
     )
     worker.wait_for_line("workers ready", timeout=120)
     return worker
-
-
-async def wait_drained(kafka: KafkaConfig, group: str, topics: list[str], within_s: float) -> int:
-    deadline = time.monotonic() + within_s
-    lag = -1
-    while time.monotonic() < deadline:
-        lag = sum((await group_lag(kafka, group_id=group, topics=topics)).values())
-        if lag == 0:
-            return 0
-        await asyncio.sleep(0.5)
-    return lag
 
 
 def test_a_worker_crash_storm_loses_and_doubles_nothing(
@@ -139,10 +115,16 @@ def test_a_worker_crash_storm_loses_and_doubles_nothing(
                 assert worker.returncode == -signal.SIGKILL
                 kills += 1
                 worker = start_worker(kafka_config, app_id, tmp_path, kills)
-        lag = asyncio.run(wait_drained(kafka_config, app_id, list(CONSUMED_TOPICS), 180))
+        # settled: the merge stage emits on a timer, a lag of 0 between two emissions
+        # is not the end
+        lag = asyncio.run(
+            wait_until_stored(kafka_config, app_id, within_s=180, topics=list(CONSUMED_TOPICS))
+        )
         assert lag == 0, worker.tail()
         everything = [spec.name for spec in TOPICS]
-        lag = asyncio.run(wait_drained(kafka_config, harness.group, everything, 120))
+        lag = asyncio.run(
+            wait_until_stored(kafka_config, harness.group, within_s=120, topics=everything)
+        )
         assert lag == 0, sink.tail()
     finally:
         worker.stop()

@@ -48,6 +48,8 @@ from meterstream_warehouse.queries import (
 from meterstream_workers.topics import CONSUMED_TOPICS
 
 TICK_S = 0.1
+SETTLE_S = 2.0
+"""Longer than the workers' emit interval (0.5 s) several times over."""
 
 
 DEMO_PROJECT_RULE = {
@@ -197,15 +199,21 @@ def start_gateway(kafka: KafkaConfig, state_dir: Path) -> tuple[ServiceProcess, 
 async def wait_until_stored(
     kafka: KafkaConfig, group_id: str, *, within_s: float, topics: list[str] | None = None
 ) -> int:
-    """Wait until `group_id` has committed every message of `topics`; returns the lag left."""
+    """Wait until `group_id` has committed every message of `topics` and nothing new came
+    for `SETTLE_S` (the workers emit merged windows on a timer: a lag of 0 between two
+    emissions is not the end); returns the lag left."""
     topics = topics or [spec.name for spec in TOPICS.event_topics]
     deadline = time.monotonic() + within_s
-    lag = -1
+    lag, settled_since = -1, None
     while time.monotonic() < deadline:
         lag = sum((await group_lag(kafka, group_id=group_id, topics=topics)).values())
-        if lag == 0:
+        if lag:
+            settled_since = None
+        elif settled_since is None:
+            settled_since = time.monotonic()
+        elif time.monotonic() - settled_since >= SETTLE_S:
             return 0
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.25)
     return lag
 
 
