@@ -140,3 +140,14 @@ def local_broker_pid(kafka_bootstrap: str) -> int:
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or not pidfile.exists():
         pytest.skip("the broker is not a local process of this session")
     return int(pidfile.read_text().strip())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The long or not yet dependable fault tests run under `make reliability`
+    (MS_RELIABILITY=full); `make test` and CI report them as skipped."""
+    if os.environ.get("MS_RELIABILITY") == "full":
+        return
+    skip = pytest.mark.skip(reason="part of the full fault suite: make reliability")
+    for item in items:
+        if item.get_closest_marker("reliability_full") is not None:
+            item.add_marker(skip)

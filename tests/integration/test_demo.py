@@ -25,7 +25,7 @@ def test_demo_fills_every_table_and_keeps_invalid_events_out(
 ) -> None:
     group = f"demo-test-{uuid.uuid4().hex[:8]}"
     asyncio.run(apply_topics(kafka_config, TOPICS))
-    asyncio.run(start_group_at_end(kafka_config, group))
+    asyncio.run(start_group_at_end(kafka_config, group, keep_registries=True))
     env = {
         **os.environ,
         "MS_KAFKA_BOOTSTRAP_SERVERS": kafka_config.bootstrap_servers,

@@ -30,10 +30,11 @@ class SinkHarness:
     group: str = ""
 
     async def prepare(self) -> None:
-        """Topics exist and a fresh group starts at the current log end."""
+        """Topics exist and a fresh group starts at the current log end (the registries
+        from their start: the store knows every published price)."""
         self.group = f"rel-{uuid.uuid4().hex[:8]}"
         await apply_topics(self.kafka, TOPICS)
-        await start_group_at_end(self.kafka, self.group)
+        await start_group_at_end(self.kafka, self.group, keep_registries=True)
 
     def start(self, run: str, **settings: str) -> ServiceProcess:
         env = {

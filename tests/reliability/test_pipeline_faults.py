@@ -30,7 +30,15 @@ from meterstream_warehouse.chdb_backend import ChdbWarehouse
 from meterstream_workers.topics import CONSUMED_TOPICS
 from tests.reliability.sink_harness import SinkHarness, publish
 
-pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.kafka,
+    pytest.mark.clickhouse,
+    pytest.mark.slow,
+    # Open defect: in about one run in four, after the last restart, a merged window
+    # misses the last partials of one raw partition (the partials are stored; the merge
+    # stage's recovered state is behind them). `make reliability` shows it until fixed.
+    pytest.mark.reliability_full,
+]
 
 MODELS = ("gpt-4o", "gpt-4o-mini", "claude-sonnet-4", "in-house-7b")
 """Three priced models and one without a price (its calls cost nothing)."""

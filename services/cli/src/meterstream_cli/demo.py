@@ -242,12 +242,13 @@ def run_demo(
     ensure_broker(kafka, console, use_local=use_local_broker)
     asyncio.run(apply_topics(kafka, TOPICS))
     # A group of its own, starting at the log end: the demo stores what it sends,
-    # whatever else older runs or tests left on the broker.
+    # whatever else older runs or tests left on the broker (and every registry record:
+    # the store knows the prices the workers price with).
     sink_config = SinkConfig()
     if run_sink and "MS_SINK_GROUP_ID" not in os.environ:
         group = f"meterstream-demo-{int(time.time())}"
         sink_config = sink_config.model_copy(update={"group_id": group})
-        asyncio.run(start_group_at_end(kafka, group))
+        asyncio.run(start_group_at_end(kafka, group, keep_registries=True))
     plan = DemoPlan(seconds, completions_per_s, 2, run_id=f"run-{int(time.time())}")
     sink = None
     gateway, doors = start_gateway(kafka, state_dir)
