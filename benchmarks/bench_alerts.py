@@ -31,7 +31,7 @@ import yaml
 from benchmarks.broker import benchmark_kafka
 from meterstream_alerting.engine import RuleEngine
 from meterstream_alerting.rules import shipped_rules
-from meterstream_cli.processes import ServiceProcess
+from meterstream_cli.processes import worker_process
 from meterstream_contracts import Completion
 from meterstream_kafka import (
     KafkaConfig,
@@ -160,13 +160,12 @@ def main() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     app_id = f"bench-alerts-{uuid.uuid4().hex[:8]}"
     asyncio.run(start_group_at_end(kafka, app_id))
-    worker = ServiceProcess(
-        "meterstream_workers",
+    worker = worker_process(
+        kafka,
+        app_id=app_id,
+        data_dir=folder / "state",
         log_path=folder / "workers.log",
         env={
-            "MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-            "MS_WORKER_APP_ID": app_id,
-            "MS_WORKER_DATA_DIR": str(folder / "state"),
             "MS_WORKER_ALERT_RULES": str(rules),
             "MS_WORKER_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{server.server_address[1]}/",
         },

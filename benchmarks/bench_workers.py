@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from benchmarks.bench_sink import completion_lines
 from benchmarks.broker import benchmark_kafka
 from benchmarks.proc import peak_rss_mb
-from meterstream_cli.processes import ServiceProcess
+from meterstream_cli.processes import worker_process
 from meterstream_contracts import TOPICS, split_envelope
 from meterstream_contracts.derived import InferenceRollup, InferenceWindow
 from meterstream_kafka import (
@@ -174,14 +174,8 @@ def main() -> None:
     bulk_start = asyncio.run(end_offsets(kafka, [ROLLUPS]))
     folder = Path(tempfile.mkdtemp(prefix="ms-bench-workers-"))
     launched = time.perf_counter()
-    worker = ServiceProcess(
-        "meterstream_workers",
-        log_path=folder / "workers.log",
-        env={
-            "MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-            "MS_WORKER_APP_ID": app_id,
-            "MS_WORKER_DATA_DIR": str(folder / "state"),
-        },
+    worker = worker_process(
+        kafka, app_id=app_id, data_dir=folder / "state", log_path=folder / "workers.log"
     )
     try:
         worker.wait_for_line("workers ready", timeout=120)

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from meterstream_cli.processes import ServiceProcess
+from meterstream_cli.processes import ServiceProcess, worker_process
 from meterstream_contracts import TOPICS, Completion, Event, GraderScore, TrainingRun, TrainingStep
 from meterstream_contracts.api_keys import hash_key, new_key
 from meterstream_kafka import KafkaConfig, apply_topics, start_group_at_end
@@ -125,14 +125,11 @@ def test_dashboard_charts_the_produced_traffic(kafka_config: KafkaConfig, tmp_pa
             "MS_API_API_KEYS": f"{project}:{hash_key(key)}",
         },
     )
-    workers = ServiceProcess(
-        "meterstream_workers",
+    workers = worker_process(
+        kafka_config,
+        app_id=app_id,
+        data_dir=tmp_path / "workers",
         log_path=tmp_path / "workers.log",
-        env={
-            "MS_KAFKA_BOOTSTRAP_SERVERS": kafka_config.bootstrap_servers,
-            "MS_WORKER_APP_ID": app_id,
-            "MS_WORKER_DATA_DIR": str(tmp_path / "workers"),
-        },
     )
     try:
         url = api.wait_for_line("api ready on", timeout=120)

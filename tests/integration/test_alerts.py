@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from meterstream_cli.processes import ServiceProcess
+from meterstream_cli.processes import ServiceProcess, worker_process
 from meterstream_contracts import TOPICS, Completion, Event
 from meterstream_kafka import KafkaConfig, apply_topics, start_group_at_end
 from tests.integration.webhook_receiver import Receiver
@@ -40,16 +40,12 @@ def calls(project: str, start: datetime, seconds: int, latency_ms: float) -> lis
 def start(
     kafka: KafkaConfig, app_id: str, tmp: Path, rules: Path, url: str, *, n: int
 ) -> ServiceProcess:
-    worker = ServiceProcess(
-        "meterstream_workers",
+    worker = worker_process(
+        kafka,
+        app_id=app_id,
+        data_dir=tmp / "state",
         log_path=tmp / f"worker-{n}.log",
-        env={
-            "MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-            "MS_WORKER_APP_ID": app_id,
-            "MS_WORKER_DATA_DIR": str(tmp / "state"),
-            "MS_WORKER_ALERT_RULES": str(rules),
-            "MS_WORKER_ALERT_WEBHOOK_URL": url,
-        },
+        env={"MS_WORKER_ALERT_RULES": str(rules), "MS_WORKER_ALERT_WEBHOOK_URL": url},
     )
     worker.wait_for_line("workers ready", timeout=120)
     return worker

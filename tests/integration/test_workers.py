@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from meterstream_cli.processes import ServiceProcess
+from meterstream_cli.processes import ServiceProcess, worker_process
 from meterstream_contracts import TOPICS, Completion, Event, split_envelope
 from meterstream_contracts.derived import InferenceRollup
 from meterstream_derivations.inference import build_partials
@@ -64,14 +64,8 @@ def merged(partials: list[InferenceRollup]) -> WindowTotals:
 
 
 def start_worker(kafka: KafkaConfig, app_id: str, log: Path) -> ServiceProcess:
-    worker = ServiceProcess(
-        "meterstream_workers",
-        log_path=log,
-        env={
-            "MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-            "MS_WORKER_APP_ID": app_id,
-            "MS_WORKER_DATA_DIR": str(log.parent / "worker-state"),
-        },
+    worker = worker_process(
+        kafka, app_id=app_id, data_dir=log.parent / "worker-state", log_path=log
     )
     worker.wait_for_line("workers ready", timeout=120)
     return worker

@@ -16,8 +16,7 @@ from meterstream_kafka import (
     KafkaConfig,
     apply_topics,
     group_lag,
-    make_producer,
-    publish_events,
+    publish_once,
     start_group_at_end,
 )
 from meterstream_warehouse.chdb_backend import ChdbWarehouse
@@ -86,9 +85,4 @@ def completions(project: str, count: int) -> list[Event]:
 
 
 async def publish(kafka: KafkaConfig, events: list[Event], *, per_envelope: int = 250) -> None:
-    producer = make_producer(kafka)
-    await producer.start()
-    try:
-        await publish_events(producer, events, max_events_per_envelope=per_envelope)
-    finally:
-        await producer.stop()
+    await publish_once(kafka, events, max_events_per_envelope=per_envelope)

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from meterstream_cli.demo import wait_until_stored
-from meterstream_cli.processes import ServiceProcess
 from meterstream_contracts import (
     TOPICS,
     Completion,
@@ -28,6 +27,7 @@ from meterstream_kafka import KafkaConfig, start_group_at_end
 from meterstream_query.reconcile import reconcile, report
 from meterstream_warehouse.chdb_backend import ChdbWarehouse
 from meterstream_workers.topics import CONSUMED_TOPICS
+from tests.integration.test_workers import start_worker
 from tests.reliability.sink_harness import SinkHarness, publish
 
 pytestmark = [
@@ -83,20 +83,6 @@ def traffic(project: str, batch: int, size: int) -> list[Event]:
     return events
 
 
-def start_worker(kafka: KafkaConfig, app_id: str, folder: Path, n: int) -> ServiceProcess:
-    worker = ServiceProcess(
-        "meterstream_workers",
-        log_path=folder / f"worker-{n}.log",
-        env={
-            "MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-            "MS_WORKER_APP_ID": app_id,
-            "MS_WORKER_DATA_DIR": str(folder / "worker-state"),
-        },
-    )
-    worker.wait_for_line("workers ready", timeout=120)
-    return worker
-
-
 def test_a_worker_crash_storm_loses_and_doubles_nothing(
     kafka_config: KafkaConfig, tmp_path: Path, project_name: str
 ) -> None:
@@ -108,7 +94,7 @@ def test_a_worker_crash_storm_loses_and_doubles_nothing(
     produced: list[Event] = []
     kills = 0
     try:
-        worker = start_worker(kafka_config, app_id, tmp_path, 0)
+        worker = start_worker(kafka_config, app_id, tmp_path / "worker-0.log")
     except BaseException:
         sink.stop()
         raise
@@ -122,7 +108,7 @@ def test_a_worker_crash_storm_loses_and_doubles_nothing(
                 worker.kill()
                 assert worker.returncode == -signal.SIGKILL
                 kills += 1
-                worker = start_worker(kafka_config, app_id, tmp_path, kills)
+                worker = start_worker(kafka_config, app_id, tmp_path / f"worker-{kills}.log")
         # settled: the merge stage emits on a timer, a lag of 0 between two emissions
         # is not the end
         lag = asyncio.run(

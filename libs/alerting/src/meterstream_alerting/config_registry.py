@@ -14,7 +14,7 @@ from typing import Any, Literal
 from meterstream_alerting.managed import managed_rule, managed_silence
 from meterstream_alerting.rules import AlertRule, Silence
 from meterstream_contracts import TOPICS, AlertConfig
-from meterstream_kafka import KafkaConfig, make_producer, publish_events, read_topics
+from meterstream_kafka import KafkaConfig, publish_once, read_topics
 from meterstream_kafka.registry_feed import registry_records
 
 Item = Literal["rule", "silence"]
@@ -34,15 +34,6 @@ async def project_config(kafka: KafkaConfig, project: str, item: Item) -> dict[s
     return {ident: record for ident, record in latest.items() if not record.get("deleted")}
 
 
-async def _publish(kafka: KafkaConfig, record: AlertConfig) -> None:
-    producer = make_producer(kafka)
-    await producer.start()
-    try:
-        await publish_events(producer, [record])
-    finally:
-        await producer.stop()
-
-
 async def put_rule(
     kafka: KafkaConfig, project: str, item_id: str, spec: Mapping[str, Any], *, author: str = ""
 ) -> AlertRule:
@@ -50,10 +41,8 @@ async def put_rule(
     rule = managed_rule(project, item_id, spec)
     clean = dict(spec)
     clean.pop("id", None)
-    await _publish(
-        kafka,
-        AlertConfig(project=project, item="rule", item_id=item_id, spec=clean, author=author),
-    )
+    record = AlertConfig(project=project, item="rule", item_id=item_id, spec=clean, author=author)
+    await publish_once(kafka, [record])
     return rule
 
 
@@ -68,16 +57,10 @@ async def put_silence(
     """Create (or replace) a silence of the project; returns its id."""
     ident = item_id or f"silence-{secrets.token_hex(4)}"
     silence = managed_silence(project, ident, spec)
-    await _publish(
-        kafka,
-        AlertConfig(
-            project=project,
-            item="silence",
-            item_id=ident,
-            spec=dict(spec),
-            author=author,
-        ),
+    record = AlertConfig(
+        project=project, item="silence", item_id=ident, spec=dict(spec), author=author
     )
+    await publish_once(kafka, [record])
     return ident, silence
 
 
@@ -85,4 +68,6 @@ async def delete_item(kafka: KafkaConfig, project: str, item: Item, item_id: str
     """Retire a rule or silence of the project; UnknownItem when it has none by that id."""
     if item_id not in await project_config(kafka, project, item):
         raise UnknownItem(f"project {project!r} has no {item} {item_id!r}")
-    await _publish(kafka, AlertConfig(project=project, item=item, item_id=item_id, deleted=True))
+    await publish_once(
+        kafka, [AlertConfig(project=project, item=item, item_id=item_id, deleted=True)]
+    )

@@ -85,6 +85,10 @@ class RuleEngine:
     def topics(self) -> list[str]:
         return sorted(self._by_topic)
 
+    def reads(self, topic: str) -> bool:
+        """Whether any rule in force reads this topic (its records need decoding)."""
+        return topic in self._by_topic
+
     def apply(
         self,
         topic: str,

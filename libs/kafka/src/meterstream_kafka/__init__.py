@@ -11,7 +11,7 @@ from meterstream_kafka.offsets import (
     start_group_at_end,
 )
 from meterstream_kafka.producer import make_producer, send_messages
-from meterstream_kafka.publish import publish_events
+from meterstream_kafka.publish import publish_events, publish_once
 from meterstream_kafka.registry_feed import RegistryFeed
 from meterstream_kafka.replay import read_topics
 from meterstream_kafka.topic_admin import apply_topics
@@ -34,6 +34,7 @@ __all__ = [
     "make_producer",
     "plan_topics",
     "publish_events",
+    "publish_once",
     "read_topics",
     "send_messages",
     "start_group_at_end",

@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaProducer
 
 from meterstream_contracts import TOPICS, Event, pack_by_key
-from meterstream_kafka.producer import send_messages
+from meterstream_kafka.config import KafkaConfig
+from meterstream_kafka.producer import make_producer, send_messages
 
 
 async def publish_events(
@@ -28,3 +29,18 @@ async def publish_events(
         await send_messages(producer, spec.name, messages, validated=True)
         sent += len(messages)
     return sent
+
+
+async def publish_once(
+    config: KafkaConfig, events: Iterable[Event], *, max_events_per_envelope: int = 500
+) -> int:
+    """`publish_events` through a producer of its own, started and stopped around it (for
+    commands and tests that publish once)."""
+    producer = make_producer(config)
+    await producer.start()
+    try:
+        return await publish_events(
+            producer, events, max_events_per_envelope=max_events_per_envelope
+        )
+    finally:
+        await producer.stop()

@@ -151,10 +151,10 @@ def completion_costs(
         """,
         params={"project": project or ""},
     )
-    costs: dict[tuple[str, str], float] = defaultdict(float)
+    costs: dict[tuple[str, str], float] = {}
     for row in rows:
         key = (str(row["project"]), str(row["model"]))
-        costs[key] += 0.0
+        costs.setdefault(key, 0.0)  # an unpriced model is compared too, at 0 USD
         try:
             price = registry.price_at(
                 str(row["provider"]), str(row["model"]), _day(str(row["day"]))

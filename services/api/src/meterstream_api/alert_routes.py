@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from meterstream_alerting import config_registry as registry
@@ -25,6 +25,9 @@ def _kafka(request: Request) -> KafkaConfig:
     return kafka
 
 
+Kafka = Annotated[KafkaConfig, Depends(_kafka)]
+
+
 def _listed(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {"id": ident, "spec": r["spec"], "author": r.get("author", ""), "changed_at": r["time"]}
@@ -33,27 +36,27 @@ def _listed(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @router.get("/alert-rules")
-async def alert_rules(*, request: Request, project: Project) -> Any:
+async def alert_rules(*, kafka: Kafka, project: Project) -> Any:
     """The project's own rules in force."""
-    return {"rules": _listed(await registry.project_config(_kafka(request), project, "rule"))}
+    return {"rules": _listed(await registry.project_config(kafka, project, "rule"))}
 
 
 @router.put("/alert-rules/{rule_id}")
 async def put_alert_rule(
     *,
-    request: Request,
+    kafka: Kafka,
     project: Project,
     rule_id: str,
     spec: Annotated[dict[str, Any], Body(description="The rule, as in a rule file")],
 ) -> Any:
     """Create or replace a rule; it reads the project's groups only."""
-    rule = await registry.put_rule(_kafka(request), project, rule_id, spec)
+    rule = await registry.put_rule(kafka, project, rule_id, spec)
     return {"id": rule_id, "rule": rule.model_dump(mode="json")}
 
 
 @router.delete("/alert-rules/{rule_id}", status_code=204)
-async def delete_alert_rule(*, request: Request, project: Project, rule_id: str) -> Response:
-    await registry.delete_item(_kafka(request), project, "rule", rule_id)
+async def delete_alert_rule(*, kafka: Kafka, project: Project, rule_id: str) -> Response:
+    await registry.delete_item(kafka, project, "rule", rule_id)
     return Response(status_code=204)
 
 
@@ -65,13 +68,13 @@ class SilenceRequest(BaseModel):
 
 
 @router.get("/silences")
-async def silences(*, request: Request, project: Project) -> Any:
-    records = await registry.project_config(_kafka(request), project, "silence")
+async def silences(*, kafka: Kafka, project: Project) -> Any:
+    records = await registry.project_config(kafka, project, "silence")
     return {"silences": _listed(records)}
 
 
 @router.post("/silences", status_code=201)
-async def add_silence(*, request: Request, project: Project, body: SilenceRequest) -> Any:
+async def add_silence(*, kafka: Kafka, project: Project, body: SilenceRequest) -> Any:
     until = datetime.now(UTC) + timedelta(seconds=body.for_s)
     spec = {
         "rule": body.rule,
@@ -79,11 +82,11 @@ async def add_silence(*, request: Request, project: Project, body: SilenceReques
         "until": until.isoformat(),
         "comment": body.comment,
     }
-    ident, _ = await registry.put_silence(_kafka(request), project, spec)
+    ident, _ = await registry.put_silence(kafka, project, spec)
     return {"id": ident, "until": until.isoformat()}
 
 
 @router.delete("/silences/{silence_id}", status_code=204)
-async def remove_silence(*, request: Request, project: Project, silence_id: str) -> Response:
-    await registry.delete_item(_kafka(request), project, "silence", silence_id)
+async def remove_silence(*, kafka: Kafka, project: Project, silence_id: str) -> Response:
+    await registry.delete_item(kafka, project, "silence", silence_id)
     return Response(status_code=204)

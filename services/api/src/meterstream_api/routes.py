@@ -61,6 +61,12 @@ def _warehouse(request: Request) -> Warehouse:
     return warehouse
 
 
+Store = Annotated[Warehouse, Depends(_warehouse)]
+PageLimit = Annotated[int, Query(ge=1, le=1000)]
+PageOffset = Annotated[int, Query(ge=0)]
+MaxPoints = Annotated[int, Query(ge=2, le=100_000)]
+
+
 def _range_from(default_last: str) -> Callable[..., TimeRange]:
     """A dependency reading start / end / last, `default_last` when none is given."""
 
@@ -95,15 +101,15 @@ def _filters(values: list[str]) -> dict[str, str]:
 
 
 @router.get("/metrics")
-def metrics(*, request: Request, project: Project, category: Category | None = None) -> Any:
+def metrics(*, store: Store, project: Project, category: Category | None = None) -> Any:
     """Metrics seen in the project, optionally of one category."""
-    return list_metrics(_warehouse(request), project=project, category=category)
+    return list_metrics(store, project=project, category=category)
 
 
 @router.get("/series")
 def series(
     *,
-    request: Request,
+    store: Store,
     project: Project,
     metric: str,
     agg: Aggregation = "mean",
@@ -122,20 +128,20 @@ def series(
         group_by=tuple(group_by),
         filters=_filters(filter),
     )
-    return metric_series(_warehouse(request), project=project, query=query)
+    return metric_series(store, project=project, query=query)
 
 
 @router.get("/costs")
 def costs(
     *,
-    request: Request,
+    store: Store,
     project: Project,
     by: Annotated[list[CostDimension], Query()] = ["model"],  # noqa: B006
     per: Period = "hour",
     time_range: LastDay,
 ) -> Any:
     return cost_report(
-        _warehouse(request),
+        store,
         project=project,
         time_range=time_range,
         by=tuple(by),
@@ -146,15 +152,15 @@ def costs(
 @router.get("/feedback/{key}/values")
 def feedback(
     *,
-    request: Request,
+    store: Store,
     project: Project,
     key: str,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 100,
+    offset: PageOffset = 0,
     time_range: LastDay,
 ) -> Any:
     return feedback_values(
-        _warehouse(request),
+        store,
         project=project,
         key=key,
         time_range=time_range,
@@ -166,57 +172,55 @@ def feedback(
 @router.get("/feedback/{key}/leaderboard")
 def feedback_leaderboard(
     *,
-    request: Request,
+    store: Store,
     project: Project,
     key: str,
     time_range: LastDay,
     lookback_s: Lookback = LOOKBACK_S,
 ) -> Any:
     return leaderboard(
-        _warehouse(request), project=project, key=key, time_range=time_range, lookback_s=lookback_s
+        store, project=project, key=key, time_range=time_range, lookback_s=lookback_s
     )
 
 
 @router.get("/preferences/{key}/win-rates")
 def win_rates(
     *,
-    request: Request,
+    store: Store,
     project: Project,
     key: str,
     time_range: LastDay,
     lookback_s: Lookback = LOOKBACK_S,
 ) -> Any:
     return preference_win_rates(
-        _warehouse(request), project=project, key=key, time_range=time_range, lookback_s=lookback_s
+        store, project=project, key=key, time_range=time_range, lookback_s=lookback_s
     )
 
 
 @router.get("/runs")
 def runs(
     *,
-    request: Request,
+    store: Store,
     project: Project,
     search: str = "",
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
 ) -> Any:
-    return list_runs(
-        _warehouse(request), project=project, search=search, limit=limit, offset=offset
-    )
+    return list_runs(store, project=project, search=search, limit=limit, offset=offset)
 
 
 @router.get("/runs/compare")
 def runs_compare(
     *,
-    request: Request,
+    store: Store,
     project: Project,
     run_id: Annotated[list[str], Query()],
     key: Keys,
     smoothing: ChosenSmoothing,
-    max_points: Annotated[int, Query(ge=2, le=100_000)] = 1_000,
+    max_points: MaxPoints = 1_000,
 ) -> Any:
     return compare_runs(
-        _warehouse(request),
+        store,
         project=project,
         run_ids=run_id,
         keys=key,
@@ -226,22 +230,22 @@ def runs_compare(
 
 
 @router.get("/runs/{run_id}/keys")
-def history_keys(*, request: Request, project: Project, run_id: str) -> Any:
-    return run_keys(_warehouse(request), project=project, run_id=run_id)
+def history_keys(*, store: Store, project: Project, run_id: str) -> Any:
+    return run_keys(store, project=project, run_id=run_id)
 
 
 @router.get("/runs/{run_id}/history")
 def history(
     *,
-    request: Request,
+    store: Store,
     project: Project,
     run_id: str,
     key: Keys,
     smoothing: ChosenSmoothing,
-    max_points: Annotated[int, Query(ge=2, le=100_000)] = 1_000,
+    max_points: MaxPoints = 1_000,
 ) -> Any:
     return run_history(
-        _warehouse(request),
+        store,
         project=project,
         run_id=run_id,
         keys=key,
@@ -253,16 +257,16 @@ def history(
 @router.get("/runs/{run_id}/tables/{table}")
 def table_rows(
     *,
-    request: Request,
+    store: Store,
     project: Project,
     run_id: str,
     table: str,
     search: str = "",
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
 ) -> Any:
     return run_table(
-        _warehouse(request),
+        store,
         project=project,
         run_id=run_id,
         table=table,
@@ -273,17 +277,15 @@ def table_rows(
 
 
 @router.delete("/runs/{run_id}", status_code=204)
-def remove_run(*, request: Request, project: Project, run_id: str) -> Response:
-    delete_run(_warehouse(request), project=project, run_id=run_id)
+def remove_run(*, store: Store, project: Project, run_id: str) -> Response:
+    delete_run(store, project=project, run_id=run_id)
     return Response(status_code=204)
 
 
 @router.get("/alerts")
-def alerts(
-    *, request: Request, project: Project, limit: Annotated[int, Query(ge=1, le=1000)] = 50
-) -> Any:
+def alerts(*, store: Store, project: Project, limit: PageLimit = 50) -> Any:
     """Alert transitions of the project, newest first."""
-    return alert_history(_warehouse(request), project=project, limit=limit)
+    return alert_history(store, project=project, limit=limit)
 
 
 class SqlRequest(BaseModel):
@@ -292,9 +294,7 @@ class SqlRequest(BaseModel):
 
 
 @router.post("/sql")
-def sql(*, request: Request, project: Project, body: SqlRequest) -> Any:
+def sql(*, request: Request, store: Store, project: Project, body: SqlRequest) -> Any:
     """A read-only SELECT over the project's own rows, parameters bound server-side."""
     limits: SqlLimits = request.app.state.sql_limits
-    return run_analyst_sql(
-        _warehouse(request), project=project, sql=body.sql, params=body.params, limits=limits
-    )
+    return run_analyst_sql(store, project=project, sql=body.sql, params=body.params, limits=limits)

@@ -19,7 +19,7 @@ from meterstream_alerting.config_registry import put_rule
 from meterstream_cli.alert_commands import print_alerts
 from meterstream_cli.demo_dashboard import serve_dashboard
 from meterstream_cli.demo_senders import GatewaySender, OtlpSender, SdkSender
-from meterstream_cli.processes import ServiceProcess
+from meterstream_cli.processes import ServiceProcess, worker_process
 from meterstream_cli.traffic import SyntheticTraffic, invalid_completion_lines
 from meterstream_contracts import TOPICS, Event
 from meterstream_contracts.api_keys import hash_key, new_key
@@ -156,14 +156,11 @@ def start_workers(kafka: KafkaConfig, state_dir: Path) -> tuple[ServiceProcess, 
     """The workers as their own process, a new consumer group at the end of every topic."""
     app_id = f"meterstream-workers-demo-{int(time.time())}"
     asyncio.run(start_group_at_end(kafka, app_id))
-    process = ServiceProcess(
-        "meterstream_workers",
+    process = worker_process(
+        kafka,
+        app_id=app_id,
+        data_dir=state_dir / "workers",
         log_path=state_dir / "logs" / "workers.log",
-        env={
-            "MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-            "MS_WORKER_APP_ID": app_id,
-            "MS_WORKER_DATA_DIR": str(state_dir / "workers"),
-        },
     )
     return process, app_id
 

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from meterstream_kafka import KafkaConfig
+
 
 class ServiceProcess:
     """A service started as `python -m <module>`, its output in a log file."""
@@ -72,3 +74,25 @@ class ServiceProcess:
         self._process.kill()
         self._process.wait()
         self._log.close()
+
+
+def worker_process(
+    kafka: KafkaConfig,
+    *,
+    app_id: str,
+    data_dir: Path,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+) -> ServiceProcess:
+    """The stream workers as a process of their own: consumer group `app_id`, tables under
+    `data_dir`, further `MS_WORKER_*` settings in `env`."""
+    return ServiceProcess(
+        "meterstream_workers",
+        log_path=log_path,
+        env={
+            "MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+            "MS_WORKER_APP_ID": app_id,
+            "MS_WORKER_DATA_DIR": str(data_dir),
+            **(env or {}),
+        },
+    )

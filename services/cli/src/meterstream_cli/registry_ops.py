@@ -16,7 +16,7 @@ from meterstream_contracts import TOPICS, MetricDefinition, ModelPrice, split_en
 from meterstream_contracts.derived import CostEntry
 from meterstream_derivations.definitions import InvalidDefinition, compile_definition
 from meterstream_derivations.ledger import Repricing, plan_repricing
-from meterstream_kafka import KafkaConfig, make_producer, publish_events, read_topics, send_messages
+from meterstream_kafka import KafkaConfig, make_producer, publish_once, read_topics, send_messages
 from meterstream_kafka.registry_feed import MALFORMED, registry_records
 from meterstream_pricing import PricingRegistry, default_registry
 
@@ -60,22 +60,13 @@ def checked_definition(record: Mapping[str, Any], *, where: str = "") -> MetricD
     return definition
 
 
-async def _publish(kafka: KafkaConfig, events: Sequence[Any]) -> None:
-    producer = make_producer(kafka)
-    await producer.start()
-    try:
-        await publish_events(producer, events)
-    finally:
-        await producer.stop()
-
-
 async def put_definitions(kafka: KafkaConfig, records: Sequence[Mapping[str, Any]]) -> int:
     """Create or replace definitions (bulk: all are checked before any is published)."""
     checked = [
         checked_definition(record, where=f"definition {index}")
         for index, record in enumerate(records)
     ]
-    await _publish(kafka, checked)
+    await publish_once(kafka, checked)
     return len(checked)
 
 
@@ -90,7 +81,7 @@ async def change_definition(
     record.pop("event_id", None)
     record.pop("time", None)
     definition = checked_definition(record)
-    await _publish(kafka, [definition])
+    await publish_once(kafka, [definition])
     return definition
 
 
@@ -106,7 +97,7 @@ async def pricing_registry(kafka: KafkaConfig) -> PricingRegistry:
 
 
 async def set_price(kafka: KafkaConfig, price: ModelPrice) -> str:
-    await _publish(kafka, [price])
+    await publish_once(kafka, [price])
     return f"{price.provider}/{price.model}@{price.effective_from.isoformat()}"
 
 

@@ -49,6 +49,8 @@ def add_alert_agents(w: Wiring, rules: RuleFile, notifiers: Sequence[Notifier]) 
     @w.app.agent(w.topic(*SOURCE_TOPICS.values()))
     async def evaluator(stream: Any) -> None:
         async for event in stream.events():
+            if not engine.reads(event.message.topic):
+                continue  # every derived stream is followed; only rules' streams are decoded
             records = [orjson.loads(line) for line in split_envelope(event.value or b"")]
             alerts, changed = engine.apply(
                 event.message.topic, records, event.message.timestamp, states.get
