@@ -21,6 +21,7 @@ from meterstream_workers.agents_inference import add_inference_agents
 from meterstream_workers.agents_training import add_feedback_agent, add_training_agent
 from meterstream_workers.config import WorkerConfig
 from meterstream_workers.registries import WorkerRegistries
+from meterstream_workers.rewind import install as rewind_after_rebalance
 from meterstream_workers.wiring import Wiring, log
 
 
@@ -35,6 +36,7 @@ def _store(config: WorkerConfig) -> str:
 
 
 def create_app(config: WorkerConfig, kafka: KafkaConfig) -> faust.App:
+    rewind_after_rebalance()  # records dropped in a rebalance are read again, from offset 0 too
     brokers = ";".join(f"kafka://{host}" for host in kafka.bootstrap_servers.split(","))
     # faust names table files after the table, not the app: one folder per app id
     data_dir = Path(config.data_dir) / config.app_id
