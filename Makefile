@@ -47,6 +47,7 @@ bench: install dashboard
 	$(RUN) python -m benchmarks.bench_workers
 	$(RUN) python -m benchmarks.bench_alerts
 	$(RUN) python -m benchmarks.bench_queries
+	$(RUN) python -m benchmarks.bench_e2e
 
 schemas: install
 	$(RUN) meterstream schemas export --out schemas
