@@ -1,6 +1,7 @@
 """The whole pipeline under faults (processes on 127.0.0.1, faults by PID, bounded in time):
-a sink process, a worker killed again and again mid-stream, mixed traffic acknowledged
-by the broker. Afterwards every acknowledged event is stored exactly once and every
+a sink process, a worker killed again and again mid-stream or a second worker joining
+and leaving the group, mixed traffic acknowledged by the broker. Afterwards every
+acknowledged event is stored exactly once and every
 derived number equals its recomputation from the raw events (`reconcile`)."""
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ import asyncio
 import signal
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from meterstream_cli.demo import wait_until_stored
+from meterstream_cli.processes import ServiceProcess
 from meterstream_contracts import (
     TOPICS,
     Completion,
@@ -79,58 +82,119 @@ def traffic(project: str, batch: int, size: int) -> list[Event]:
     return events
 
 
-def test_a_worker_crash_storm_loses_and_doubles_nothing(
-    kafka_config: KafkaConfig, tmp_path: Path, project_name: str
+class Workers:
+    """The worker processes of one consumer group, started and faulted by the test."""
+
+    def __init__(self, kafka: KafkaConfig, app_id: str, folder: Path) -> None:
+        self.kafka, self.app_id, self.folder = kafka, app_id, folder
+        self.started = 0
+        self.running: list[ServiceProcess] = []
+
+    def start(self, slot: int = 0) -> None:
+        """Another worker in the group; a slot keeps its state folder across restarts."""
+        log = self.folder / f"worker-{slot}" / f"run-{self.started}.log"
+        self.started += 1
+        self.running.append(start_worker(self.kafka, self.app_id, log))
+
+    def kill(self, index: int) -> None:
+        worker = self.running.pop(index)
+        worker.kill()
+        assert worker.returncode == -signal.SIGKILL
+
+    def leave(self, index: int) -> None:
+        """SIGTERM: the worker leaves the group (a rebalance)."""
+        self.running.pop(index).stop()
+
+    def stop(self) -> None:
+        for worker in self.running:
+            worker.stop()
+
+    def tail(self) -> str:
+        return "\n".join(worker.tail() for worker in self.running)
+
+
+def run_under_faults(
+    kafka_config: KafkaConfig,
+    folder: Path,
+    project: str,
+    fault: Callable[[int, Workers], None],
 ) -> None:
-    harness = SinkHarness(kafka_config, tmp_path)
+    """12 batches of mixed traffic (acks awaited), `fault(batch, workers)` after each; then
+    every acknowledged completion stored once and reconcile clean on all five checks."""
+    harness = SinkHarness(kafka_config, folder)
     asyncio.run(harness.prepare())
     app_id = f"workers-{uuid.uuid4().hex[:8]}"
     asyncio.run(start_group_at_end(kafka_config, app_id))
     sink = harness.start("sink")
+    workers = Workers(kafka_config, app_id, folder)
     produced: list[Event] = []
-    kills = 0
     try:
-        worker = start_worker(kafka_config, app_id, tmp_path / "worker-0.log")
-    except BaseException:
-        sink.stop()
-        raise
-    try:
+        workers.start()
         for batch in range(12):
-            events = traffic(project_name, batch, 1_000)
+            events = traffic(project, batch, 1_000)
             asyncio.run(publish(kafka_config, events, per_envelope=200))  # acks awaited
             produced += events
-            if batch % 4 == 3:  # mid-stream: tables, changelogs and offsets as they are
-                time.sleep(0.3 * (batch % 3))
-                worker.kill()
-                assert worker.returncode == -signal.SIGKILL
-                kills += 1
-                worker = start_worker(kafka_config, app_id, tmp_path / f"worker-{kills}.log")
+            fault(batch, workers)
         # settled: the merge stage emits on a timer, a lag of 0 between two emissions
         # is not the end
         lag = asyncio.run(
             wait_until_stored(kafka_config, app_id, within_s=180, topics=list(CONSUMED_TOPICS))
         )
-        assert lag == 0, worker.tail()
+        assert lag == 0, workers.tail()
         everything = [spec.name for spec in TOPICS]
         lag = asyncio.run(
             wait_until_stored(kafka_config, harness.group, within_s=120, topics=everything)
         )
         assert lag == 0, sink.tail()
     finally:
-        worker.stop()
+        workers.stop()
         sink.stop()
-    assert kills == 3
-    warehouse = ChdbWarehouse(tmp_path / "chdb", database="meterstream")
+    warehouse = ChdbWarehouse(folder / "chdb", database="meterstream")
     try:
         calls = sum(isinstance(event, Completion) for event in produced)
         stored = warehouse.query_rows(
             "SELECT count() AS n, uniqExact(event_id) AS u FROM raw_completions FINAL"
             " WHERE project = {p:String}",
-            params={"p": project_name},
+            params={"p": project},
         )[0]
         assert (stored["n"], stored["u"]) == (calls, calls)
-        results = reconcile(warehouse, project=project_name)
+        results = reconcile(warehouse, project=project)
         assert all(result.compared for result in results), report(results)
         assert all(result.ok for result in results), report(results)
     finally:
         warehouse.close()
+
+
+def test_a_worker_crash_storm_loses_and_doubles_nothing(
+    kafka_config: KafkaConfig, tmp_path: Path, project_name: str
+) -> None:
+    def kill_and_restart(batch: int, workers: Workers) -> None:
+        if batch % 4 == 3:  # mid-stream: tables, changelogs and offsets as they are
+            time.sleep(0.3 * (batch % 3))
+            workers.kill(0)
+            workers.start()
+
+    run_under_faults(kafka_config, tmp_path, project_name, kill_and_restart)
+
+
+@pytest.mark.reliability_full  # open defect: see the docstring
+def test_rebalance_churn_loses_and_doubles_nothing(
+    kafka_config: KafkaConfig, tmp_path: Path, project_name: str
+) -> None:
+    """A second worker joins, leaves, joins again and is SIGKILLed: partitions and their
+    table state move between the two four times under traffic.
+
+    Open defect, so `make reliability` runs it and `make test` does not: in its first run
+    the merged windows and totals of two models (two partitions that moved) missed 500
+    completions each, reconcile's diff naming them; the raw events were all stored once.
+    """
+
+    def churn(batch: int, workers: Workers) -> None:
+        if batch in (2, 7):
+            workers.start(slot=1)
+        elif batch == 5:
+            workers.leave(1)
+        elif batch == 10:
+            workers.kill(1)
+
+    run_under_faults(kafka_config, tmp_path, project_name, churn)
