@@ -177,6 +177,17 @@ def test_absence_is_reported_once_and_resolved_by_the_next_record() -> None:
     assert [(a.state, a.dedup_key) for a in back] == [("resolved", silent[0].dedup_key)]
 
 
+def test_after_a_rebalance_only_recovered_groups_are_watched_for_absence() -> None:
+    engine = only("producer-silent")
+    run(engine, WINDOWS, [window(0)])
+    seen_at = (T0 + timedelta(seconds=10)).timestamp()
+    (key,) = [f"{rule}|{group}" for rule, group in engine.last_seen]
+    engine.forget_groups()  # the group's partition went to another worker
+    assert engine.silent_groups(seen_at + 121) == []
+    engine.recover(key, {"last_at": seen_at})  # and came back
+    assert [a.state for a in engine.silent_groups(seen_at + 121)] == ["firing"]
+
+
 def test_the_dispatcher_notifies_each_transition_once_and_honours_silences() -> None:
     engine = only("p95-latency-slo")
     firing, resolved = run(

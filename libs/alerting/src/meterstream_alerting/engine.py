@@ -133,6 +133,12 @@ class RuleEngine:
             self.reported.discard(key)
         return [Transition("resolved", key, observation.at, None) for key in sorted(reported)]
 
+    def forget_groups(self) -> None:
+        """A rebalance revoked the partitions: groups watched for absence are those whose
+        states come back on recovery, or a worker would report silent the groups another
+        worker now receives."""
+        self.last_seen.clear()
+
     def recover(self, key: str, saved: Mapping[str, Any]) -> None:
         """A state read back after a restart: its group is watched for absence again (a
         rule not known yet may be a project's, read from the registry after the state)."""

@@ -47,6 +47,21 @@ class MergeStage:
     stale: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     """Table keys of forgotten windows, per (project, model), for the agent to delete."""
 
+    def forget_all(self) -> None:
+        """Drop the working set when partitions are revoked (a rebalance).
+
+        The table is the truth and the working set only a cache of it: another worker
+        may own a partition for a while and merge into its states. A window kept here
+        from before would hide those merges when the partition comes back, and the next
+        partials would be merged on top of it. After this, states come back from the
+        table: on recovery and when a partial asks for them.
+        """
+        self.windows.clear()
+        self.totals.clear()
+        self.dirty.clear()
+        self.open_windows.clear()
+        self.stale.clear()
+
     def recover(self, key: str, state: dict[str, Any]) -> None:
         """A state read back from the table after a restart (emitted again once).
 
