@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from meterstream_contracts import Completion
 from meterstream_contracts.derived import CostEntry, InferenceRollup
 from meterstream_derivations.sketch import RELATIVE_ACCURACY, QuantileSketch
-from meterstream_pricing import ModelPrice, PricingRegistry, UnknownModelPrice, Usage
+from meterstream_pricing import ModelPrice, PricingRegistry, UnknownModelPrice
 
 
 def window_start(at: datetime, window_seconds: int) -> datetime:
@@ -25,18 +25,35 @@ def window_start(at: datetime, window_seconds: int) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % window_seconds, UTC)
 
 
-@dataclass
-class _Window:
+@dataclass(slots=True)
+class _Bucket:
+    """Sums of some calls: of one (project, model, provider, shortest window, price
+    version) while the calls are read, then of a whole window of each length."""
+
     count: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
     cost_usd: float = 0.0
-    latency: QuantileSketch = field(default_factory=QuantileSketch)
-    ttft: QuantileSketch = field(default_factory=QuantileSketch)
+    latency: dict[int, int] = field(default_factory=dict)
+    ttft: dict[int, int] = field(default_factory=dict)
     decode_seconds: float = 0.0
     decode_tokens: int = 0
+
+    def add(self, other: _Bucket) -> None:
+        self.count += other.count
+        for status, n in other.errors.items():
+            self.errors[status] = self.errors.get(status, 0) + n
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.cached_tokens += other.cached_tokens
+        self.cost_usd += other.cost_usd
+        for bins, more in ((self.latency, other.latency), (self.ttft, other.ttft)):
+            for key, n in more.items():
+                bins[key] = bins.get(key, 0) + n
+        self.decode_seconds += other.decode_seconds
+        self.decode_tokens += other.decode_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,18 +65,11 @@ class PartialsResult:
     """Spend per (project, provider, model, smallest window, price version)."""
 
 
-@dataclass
-class _Charge:
-    count: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
-    cost_usd: float = 0.0
+class Call(NamedTuple):
+    """The fields of a completion that rollups use (from a model or a trusted JSON record).
 
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """The fields of a completion that rollups use (from a model or a trusted JSON record)."""
+    A named tuple: the fast path builds one per event, and a tuple is built in a
+    fraction of a frozen dataclass's time."""
 
     project: str
     model: str
@@ -154,60 +164,65 @@ def build_partials_from_calls(
     """Partials for one or several window lengths in one pass over the calls, and the
     cost ledger's lines for the same calls (bucketed by the shortest window).
 
-    Per call, the price, the sketch bins and the epoch second are worked out
-    once and then added to each window length's bucket.
+    Each call is priced, binned and summed once, into the bucket of its shortest
+    window (and provider and price version); each window of every length is then the
+    sum of its buckets. Window lengths must be multiples of the shortest.
     """
     lengths = (window_seconds,) if isinstance(window_seconds, int) else window_seconds
     shortest = min(lengths)
+    if any(length % shortest for length in lengths):
+        raise ValueError(f"window lengths {lengths} must be multiples of the shortest")
     prices = Prices(pricing, as_of)
-    probe = QuantileSketch()
-    windows: dict[tuple[str, str, int, int], _Window] = {}
-    charges: dict[tuple[str, str, str, int, str], _Charge] = {}
+    index = QuantileSketch().index
+    rates: dict[str, tuple[float, float, float]] = {}
+    buckets: dict[tuple[str, str, str, int, str], _Bucket] = {}
     unpriced: dict[tuple[str, str], int] = {}
     for call in calls:
         price = prices.price(call.provider, call.model, call.time)
-        usage = Usage(call.input_tokens, call.output_tokens, call.cached_tokens)
-        cost = None if price is None else price.cost_usd(usage)
-        if cost is None:
-            ident = (call.provider, call.model)
-            unpriced[ident] = unpriced.get(ident, 0) + 1
         epoch = int(call.time.timestamp())
-        charge_key = (
+        key = (
             call.project,
-            call.provider,
             call.model,
+            call.provider,
             epoch - epoch % shortest,
             "" if price is None else price.version,
         )
-        charge = charges.get(charge_key)
-        if charge is None:
-            charge = charges[charge_key] = _Charge()
-        charge.count += 1
-        charge.input_tokens += call.input_tokens
-        charge.output_tokens += call.output_tokens
-        charge.cached_tokens += call.cached_tokens
-        charge.cost_usd += cost or 0.0
-        latency_bin = probe.index(call.latency_ms)
-        ttft_bin = None if call.ttft_ms is None else probe.index(call.ttft_ms)
+        bucket = buckets.get(key)
+        if bucket is None:
+            bucket = buckets[key] = _Bucket()
+        bucket.count += 1
+        if call.status != "ok":
+            bucket.errors[call.status] = bucket.errors.get(call.status, 0) + 1
+        bucket.input_tokens += call.input_tokens
+        bucket.output_tokens += call.output_tokens
+        bucket.cached_tokens += call.cached_tokens
+        if price is None:
+            ident = (call.provider, call.model)
+            unpriced[ident] = unpriced.get(ident, 0) + 1
+        else:
+            rate = rates.get(price.version) or rates.setdefault(price.version, _rates(price))
+            # ModelPrice.cost_usd, term by term (no cache writes in a completion's usage)
+            bucket.cost_usd += (
+                max(0, call.input_tokens - call.cached_tokens) * rate[0]
+                + call.cached_tokens * rate[1]
+                + call.output_tokens * rate[2]
+            ) / 1_000_000
+        latency = index(call.latency_ms)
+        bucket.latency[latency] = bucket.latency.get(latency, 0) + 1
+        if call.ttft_ms is not None:
+            ttft = index(call.ttft_ms)
+            bucket.ttft[ttft] = bucket.ttft.get(ttft, 0) + 1
+            if call.status == "ok":
+                bucket.decode_seconds += (call.latency_ms - call.ttft_ms) / 1000
+                bucket.decode_tokens += call.output_tokens
+    windows: dict[tuple[str, str, int, int], _Bucket] = {}
+    for (project, model, _, start, _), bucket in buckets.items():
         for length in lengths:
-            key = (call.project, call.model, length, epoch - epoch % length)
-            window = windows.get(key)
+            window_key = (project, model, length, start - start % length)
+            window = windows.get(window_key)
             if window is None:
-                window = windows[key] = _Window()
-            window.count += 1
-            if call.status != "ok":
-                window.errors[call.status] = window.errors.get(call.status, 0) + 1
-            window.input_tokens += call.input_tokens
-            window.output_tokens += call.output_tokens
-            window.cached_tokens += call.cached_tokens
-            if cost is not None:
-                window.cost_usd += cost
-            window.latency.add_to_bin(latency_bin)
-            if ttft_bin is not None and call.ttft_ms is not None:
-                window.ttft.add_to_bin(ttft_bin)
-                if call.status == "ok":
-                    window.decode_seconds += (call.latency_ms - call.ttft_ms) / 1000
-                    window.decode_tokens += call.output_tokens
+                window = windows[window_key] = _Bucket()
+            window.add(bucket)
     partials = [
         InferenceRollup(
             project=project,
@@ -222,8 +237,8 @@ def build_partials_from_calls(
             cached_tokens=window.cached_tokens,
             cost_usd=window.cost_usd,
             sketch_relative_accuracy=RELATIVE_ACCURACY,
-            latency_bins=window.latency.bins,
-            ttft_bins=window.ttft.bins,
+            latency_bins=window.latency,
+            ttft_bins=window.ttft,
             decode_seconds=window.decode_seconds,
             decode_tokens=window.decode_tokens,
         )
@@ -245,6 +260,13 @@ def build_partials_from_calls(
             cached_tokens=charge.cached_tokens,
             cost_usd=charge.cost_usd,
         )
-        for (project, provider, model, start, version), charge in sorted(charges.items())
+        for (project, model, provider, start, version), charge in sorted(buckets.items())
     ]
     return PartialsResult(partials, unpriced, ledger)
+
+
+def _rates(price: ModelPrice) -> tuple[float, float, float]:
+    """USD per million: uncached prompt, cached prompt, completion."""
+    cached = price.cached_prompt_per_million
+    prompt = price.prompt_per_million
+    return prompt, prompt if cached is None else cached, price.completion_per_million
