@@ -71,6 +71,8 @@ class PartialsFollower:
         self.counted = 0
         self.first_at = 0.0
         self.last_at = 0.0
+        self.marks: dict[int, float] = {}
+        """Counts to watch for → when the count first reached them."""
 
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
@@ -94,6 +96,9 @@ class PartialsFollower:
                         self.counted += record["count"]
                         self.last_at = time.time()
                         self.first_at = self.first_at or self.last_at
+                        for mark in self.marks:
+                            if not self.marks[mark] and self.counted >= mark:
+                                self.marks[mark] = self.last_at
 
     async def stop(self) -> None:
         if self._consumer is not None:
