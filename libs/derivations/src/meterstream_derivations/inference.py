@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from meterstream_contracts import Completion
 from meterstream_contracts.derived import CostEntry, InferenceRollup
-from meterstream_derivations.sketch import RELATIVE_ACCURACY, QuantileSketch
+from meterstream_derivations.sketch import RELATIVE_ACCURACY, QuantileSketch, add_bins
 from meterstream_pricing import ModelPrice, PricingRegistry, UnknownModelPrice
 
 
@@ -49,9 +49,8 @@ class _Bucket:
         self.output_tokens += other.output_tokens
         self.cached_tokens += other.cached_tokens
         self.cost_usd += other.cost_usd
-        for bins, more in ((self.latency, other.latency), (self.ttft, other.ttft)):
-            for key, n in more.items():
-                bins[key] = bins.get(key, 0) + n
+        add_bins(self.latency, other.latency)
+        add_bins(self.ttft, other.ttft)
         self.decode_seconds += other.decode_seconds
         self.decode_tokens += other.decode_tokens
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from meterstream_contracts.derived import InferenceRollup, InferenceWindow, UsageTotals
-from meterstream_derivations.sketch import QuantileSketch
+from meterstream_derivations.sketch import QuantileSketch, add_bins
 
 
 def slice_of(partial_id: str) -> tuple[str, int]:
@@ -49,11 +49,6 @@ def _epoch(at: datetime) -> int:
 
 def _bins(raw: Mapping[Any, Any]) -> dict[int, int]:
     return {int(key): int(value) for key, value in raw.items()}
-
-
-def _add_bins(into: dict[int, int], bins: Mapping[int, int]) -> None:
-    for key, count in bins.items():
-        into[key] = into.get(key, 0) + count
 
 
 @dataclass
@@ -99,8 +94,8 @@ class MergedWindow:
         self.output_tokens += partial.output_tokens
         self.cached_tokens += partial.cached_tokens
         self.cost_usd += partial.cost_usd
-        _add_bins(self.latency_bins, partial.latency_bins)
-        _add_bins(self.ttft_bins, partial.ttft_bins)
+        add_bins(self.latency_bins, partial.latency_bins)
+        add_bins(self.ttft_bins, partial.ttft_bins)
         self.decode_seconds += partial.decode_seconds
         self.decode_tokens += partial.decode_tokens
         return True

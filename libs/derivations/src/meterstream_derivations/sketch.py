@@ -26,6 +26,12 @@ ZERO_BIN: Final = -(2**31)
 MIN_INDEXABLE: Final = 1e-9
 
 
+def add_bins(into: dict[int, int], bins: Mapping[int, int]) -> None:
+    """Merge sketch bins into others (counts of the same index add up)."""
+    for key, count in bins.items():
+        into[key] = into.get(key, 0) + count
+
+
 @dataclass
 class QuantileSketch:
     relative_accuracy: float = RELATIVE_ACCURACY
