@@ -11,6 +11,11 @@ worker began at offset 8 of a partition committed at 0).
 `rewind_to_committed` does what `seek_to_committed` does and also seeks those
 partitions: to offset 0, or to the log start when nothing was committed and the group
 resets to the earliest offset. `install` puts it in place of faust's seek.
+
+faust also resumes the stream partitions before that seek, while the flow is already
+active: records fetched from the old position in between reached the agents, and in the
+rebalance-churn test the last message of a partition was then never consumed. `install`
+stops the flow until faust's own end of recovery has sought and resumes it.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.tables import recovery
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 
@@ -51,3 +57,19 @@ def install() -> None:
 
     seek_to_committed.rewinds_zero = True  # type: ignore[attr-defined]
     thread.seek_to_committed = seek_to_committed
+    for name in ("_resume_streams", "on_recovery_completed"):
+        _seek_before_flow(name)
+
+
+def _seek_before_flow(name: str) -> None:
+    """faust's end of recovery (`name`) resumes partitions, seeks, then resumes the flow:
+    the flow is stopped first, so nothing is fetched from before the seek."""
+    cls: Any = recovery.Recovery
+    original = getattr(cls, name)
+
+    async def with_flow_stopped(self: Any, generation_id: int = 0) -> None:
+        self.app.consumer.stop_flow()
+        self.app.flow_control.suspend()
+        await original(self, generation_id)
+
+    setattr(cls, name, with_flow_stopped)
