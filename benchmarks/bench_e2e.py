@@ -23,7 +23,6 @@ import asyncio
 import json
 import multiprocessing
 import resource
-import socket
 import subprocess
 import tempfile
 import time
@@ -40,6 +39,7 @@ from benchmarks.e2e_chart import write_chart
 from benchmarks.e2e_measure import (
     PARTIALS,
     PartialsFollower,
+    Sample,
     Samples,
     freshness,
     freshness_per_second,
@@ -48,7 +48,7 @@ from benchmarks.e2e_measure import (
 )
 from benchmarks.proc import cpu_seconds, peak_rss_mb
 from meterstream_cli.demo import wait_until_stored
-from meterstream_cli.processes import ServiceProcess, worker_process
+from meterstream_cli.processes import ServiceProcess, free_port, worker_process
 from meterstream_contracts import TOPICS
 from meterstream_kafka import (
     KafkaConfig,
@@ -100,12 +100,6 @@ def run_generators(
     for process in started:
         process.start()
     return started, counters
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Pipeline:
@@ -160,7 +154,7 @@ def capacity(kafka: KafkaConfig, pipeline: Pipeline, args: argparse.Namespace) -
         kafka, project, args.events, args.generators, None
     )
 
-    def done(sample: Any) -> bool:
+    def done(sample: Sample) -> bool:
         if any(process.is_alive() for process in generators):
             return False
         return bool(sample.raw_stored >= produced.value and sample.rolled_up >= calls.value)
@@ -170,7 +164,7 @@ def capacity(kafka: KafkaConfig, pipeline: Pipeline, args: argparse.Namespace) -
         try:
             await asyncio.wait_for(
                 sample_until(samples, metrics_url=pipeline.metrics_url, follower=follower,
-                             produced=produced, done=done),
+                             produced=lambda: int(produced.value), done=done),
                 timeout=args.timeout,
             )  # fmt: skip
         finally:
@@ -249,7 +243,7 @@ def list_prices() -> dict[str, list[float]]:
     """The peer's price table: today's built-in list price of every generated model."""
     registry, now, prices = default_registry(), datetime.now(UTC), {}
     for model in e2e_load.MODELS:
-        provider = "anthropic" if model.startswith("claude") else "openai"
+        provider = e2e_load.provider_of(model)
         try:
             price = registry.price_at(provider, model, now)
         except UnknownModelPrice:

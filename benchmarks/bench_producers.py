@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import socket
 import statistics
 import tempfile
 import time
@@ -21,7 +20,7 @@ import orjson
 
 from benchmarks.broker import benchmark_kafka
 from benchmarks.proc import cpu_seconds, peak_rss_mb
-from meterstream_cli.processes import ServiceProcess
+from meterstream_cli.processes import ServiceProcess, free_port
 from meterstream_contracts.api_keys import hash_key
 from meterstream_kafka import KafkaConfig
 from meterstream_sdk import AsyncClient, Client, SdkConfig
@@ -104,9 +103,7 @@ def post_batches(
 
 
 def bench_gateway(kafka: KafkaConfig, seconds: float, clients: int) -> dict[str, float]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {
         "MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "MS_GATEWAY_PORT": str(port),

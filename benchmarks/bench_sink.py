@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.broker import benchmark_kafka
+from benchmarks.e2e_measure import freshness
 from benchmarks.proc import cpu_seconds, peak_rss_mb
 from meterstream_cli.processes import ServiceProcess
 from meterstream_contracts import TOPICS
@@ -185,14 +186,7 @@ def main() -> None:
         sink.stop()
     warehouse = ChdbWarehouse(folder / "chdb", database="meterstream")
     try:
-        fresh = warehouse.query_rows(
-            "SELECT count() AS n,"
-            " quantile(0.5)(dateDiff('millisecond', time, ingested_at)) AS p50,"
-            " quantile(0.99)(dateDiff('millisecond', time, ingested_at)) AS p99,"
-            " dateDiff('millisecond', min(time), max(time)) / 1000 AS span_s"
-            " FROM raw_completions WHERE project = {p:String}",
-            params={"p": steady_project},
-        )[0]
+        fresh = freshness(warehouse, steady_project)
         drain = warehouse.query_rows(
             "SELECT count() AS n, countIf(ingested_at > first) AS after_first,"
             " dateDiff('millisecond', any(first), max(ingested_at)) / 1000 AS span_s"
@@ -226,7 +220,7 @@ def report(
     )
     achieved = fresh["n"] / max(fresh["span_s"], 1e-9)
     print(
-        f"freshness at {achieved:,.0f} events/s offered ({fresh['n']:,} events):"
+        f"freshness at {achieved:,.0f} events/s offered ({fresh['n']:,.0f} events):"
         f" p50 {fresh['p50']:.0f} ms, p99 {fresh['p99']:.0f} ms (event time → row inserted)"
     )
     steady = drain["after_first"] / max(drain["span_s"], 1e-9)

@@ -42,6 +42,11 @@ class Template:
     """The encoded event with `%(id)s` and `%(time)s` slots."""
 
 
+def provider_of(model: str) -> str:
+    """The provider of each generated model (the peer's price table uses it too)."""
+    return "anthropic" if model.startswith("claude") else "openai"
+
+
 def _template(event: Event) -> Template:
     spec = TOPICS.for_kind(event.kind)
     line = event.model_dump_json().encode()
@@ -62,7 +67,7 @@ def templates(project: str, count: int, *, seed: int = 7) -> list[Template]:
         call = Completion(
             event_id=uuid.UUID(_ID), time=_TIME, started_at=_TIME, project=project,
             completion_id=f"c{n}", model=model,
-            provider="anthropic" if model.startswith("claude") else "openai",
+            provider=provider_of(model),
             latency_ms=round(latency, 1), ttft_ms=round(latency * rng.uniform(0.05, 0.3), 1),
             input_tokens=prompt, output_tokens=rng.randint(1, 900),
             cached_tokens=min(prompt, rng.choice((0, 0, 128, 512))), streamed=True,

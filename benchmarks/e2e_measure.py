@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -16,6 +17,11 @@ from meterstream_warehouse.chdb_backend import ChdbWarehouse
 from meterstream_warehouse.tables import TABLES
 
 PARTIALS = "meterstream.derived.inference_rollups"
+FRESHNESS_MS = (
+    "quantile(0.5)(dateDiff('millisecond', time, ingested_at)) AS p50,"
+    " quantile(0.99)(dateDiff('millisecond', time, ingested_at)) AS p99"
+)
+"""Event time → row stored (the store's own `ingested_at`), p50 and p99 in ms."""
 RAW_TABLES = {spec.name for spec in TABLES.values() if spec.role == "raw"}
 
 
@@ -110,11 +116,11 @@ async def sample_until(
     *,
     metrics_url: str,
     follower: PartialsFollower,
-    produced: object,
-    done: object,
+    produced: Callable[[], int],
+    done: Callable[[Sample], bool],
     every_s: float = 0.5,
 ) -> None:
-    """Append a sample every `every_s` until `done()` is true (checked at each sample)."""
+    """Append a sample every `every_s` until `done(sample)` is true."""
     started = time.monotonic()
     next_at = started
     async with httpx.AsyncClient(base_url=metrics_url, timeout=5) as client:
@@ -125,12 +131,12 @@ async def sample_until(
             next_at += every_s
             sample = Sample(
                 time.monotonic() - started,
-                produced.value,  # type: ignore[attr-defined]
+                produced(),
                 await raw_rows_stored(client),
                 follower.counted,
             )
             samples.rows.append(sample)
-            if done(sample):  # type: ignore[operator]
+            if done(sample):
                 return
             await asyncio.sleep(0)
 
@@ -138,9 +144,7 @@ async def sample_until(
 def freshness(warehouse: ChdbWarehouse, project: str) -> dict[str, float]:
     """Event time → raw row stored, per event of `project` (ms)."""
     row = warehouse.query_rows(
-        "SELECT count() AS n,"
-        " quantile(0.5)(dateDiff('millisecond', time, ingested_at)) AS p50,"
-        " quantile(0.99)(dateDiff('millisecond', time, ingested_at)) AS p99,"
+        f"SELECT count() AS n, {FRESHNESS_MS},"
         " dateDiff('millisecond', min(time), max(time)) / 1000 AS span_s"
         " FROM raw_completions WHERE project = {p:String}",
         params={"p": project},
@@ -172,8 +176,7 @@ def freshness_per_second(warehouse: ChdbWarehouse, project: str) -> list[dict[st
     """Raw freshness p50/p99 per second of event time (ms), for the chart."""
     rows = warehouse.query_rows(
         "SELECT toUnixTimestamp(toStartOfSecond(time)) AS second, count() AS events,"
-        " quantile(0.5)(dateDiff('millisecond', time, ingested_at)) AS p50,"
-        " quantile(0.99)(dateDiff('millisecond', time, ingested_at)) AS p99"
+        f" {FRESHNESS_MS}"
         " FROM raw_completions WHERE project = {p:String} GROUP BY second ORDER BY second",
         params={"p": project},
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ import pytest
 import zstandard
 from aiokafka import TopicPartition
 
-from meterstream_cli.processes import ServiceProcess
+from meterstream_cli.processes import ServiceProcess, free_port
 from meterstream_contracts import TOPICS, Event, InstrumentPoint, decode_envelope
 from meterstream_contracts.api_keys import hash_key
 from meterstream_contracts.examples import load_examples
@@ -27,12 +26,6 @@ from tests.integration.kafka_io import read_from
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 KEY_A, KEY_B = "key-project-a", "key-project-b"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Gateway:

@@ -173,7 +173,6 @@ def build_partials_from_calls(
         raise ValueError(f"window lengths {lengths} must be multiples of the shortest")
     prices = Prices(pricing, as_of)
     index = QuantileSketch().index
-    rates: dict[str, tuple[float, float, float]] = {}
     buckets: dict[tuple[str, str, str, int, str], _Bucket] = {}
     unpriced: dict[tuple[str, str], int] = {}
     for call in calls:
@@ -199,13 +198,9 @@ def build_partials_from_calls(
             ident = (call.provider, call.model)
             unpriced[ident] = unpriced.get(ident, 0) + 1
         else:
-            rate = rates.get(price.version) or rates.setdefault(price.version, _rates(price))
-            # ModelPrice.cost_usd, term by term (no cache writes in a completion's usage)
-            bucket.cost_usd += (
-                max(0, call.input_tokens - call.cached_tokens) * rate[0]
-                + call.cached_tokens * rate[1]
-                + call.output_tokens * rate[2]
-            ) / 1_000_000
+            bucket.cost_usd += price.cost_of(
+                call.input_tokens, call.output_tokens, call.cached_tokens
+            )
         latency = index(call.latency_ms)
         bucket.latency[latency] = bucket.latency.get(latency, 0) + 1
         if call.ttft_ms is not None:
@@ -262,10 +257,3 @@ def build_partials_from_calls(
         for (project, model, provider, start, version), charge in sorted(buckets.items())
     ]
     return PartialsResult(partials, unpriced, ledger)
-
-
-def _rates(price: ModelPrice) -> tuple[float, float, float]:
-    """USD per million: uncached prompt, cached prompt, completion."""
-    cached = price.cached_prompt_per_million
-    prompt = price.prompt_per_million
-    return prompt, prompt if cached is None else cached, price.completion_per_million

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from meterstream_alerting.config_registry import put_rule
 from meterstream_cli.alert_commands import print_alerts
 from meterstream_cli.demo_dashboard import serve_dashboard
 from meterstream_cli.demo_senders import GatewaySender, OtlpSender, SdkSender
-from meterstream_cli.processes import ServiceProcess, worker_process
+from meterstream_cli.processes import ServiceProcess, free_port, worker_process
 from meterstream_cli.traffic import SyntheticTraffic, invalid_completion_lines
 from meterstream_contracts import TOPICS, Event
 from meterstream_contracts.api_keys import hash_key, new_key
@@ -167,9 +166,7 @@ def start_workers(kafka: KafkaConfig, state_dir: Path) -> tuple[ServiceProcess, 
 
 def start_gateway(kafka: KafkaConfig, state_dir: Path) -> tuple[ServiceProcess, DemoDoors]:
     """The gateway as its own process, with a fresh API key for the demo project."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    port = free_port()
     key = new_key()
     process = ServiceProcess(
         "meterstream_gateway",

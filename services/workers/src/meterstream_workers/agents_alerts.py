@@ -59,10 +59,6 @@ def add_alert_agents(w: Wiring, rules: RuleFile, notifiers: Sequence[Notifier]) 
                 states[key] = state.state()
             await w.publish(ALERTS, alerts)
 
-    @w.app.on_partitions_revoked.connect
-    async def forget_watched_groups(app: Any, /, *revoked: Any, signal: Any, **kwargs: Any) -> None:
-        engine.forget_groups()
-
     @states.on_recover  # type: ignore[untyped-decorator]
     async def states_recovered() -> None:
         for key, saved in states.items():
@@ -89,4 +85,5 @@ def add_alert_agents(w: Wiring, rules: RuleFile, notifiers: Sequence[Notifier]) 
                         log.error("notifier %r failed for %s: %s", notifier, alert.dedup_key, error)
                 sent[f"{alert.dedup_key}:{alert.state}"] = True
 
-    del evaluator, forget_watched_groups, states_recovered, watch_absence, dispatcher
+    w.forget_on_rebalance(engine.forget_groups)
+    del evaluator, states_recovered, watch_absence, dispatcher

@@ -64,11 +64,6 @@ def add_inference_agents(w: Wiring) -> MergeStage:
                 for key in stage.stale.pop((project, model), []):
                     merged.pop(key, None)
 
-    @w.app.on_partitions_revoked.connect
-    async def forget_merged(app: Any, /, *revoked: Any, signal: Any, **kwargs: Any) -> None:
-        # every rebalance revokes all partitions: the table is read again afterwards
-        stage.forget_all()
-
     @merged.on_recover  # type: ignore[untyped-decorator]
     async def merged_recovered() -> None:
         for key, state in merged.items():
@@ -103,5 +98,6 @@ def add_inference_agents(w: Wiring) -> MergeStage:
                 projects[project] = state.state()
             await w.publish(TOTALS, [state.to_record() for state in changed.values()])
 
-    del completions, merge, forget_merged, merged_recovered, emit_merged, project_totals
+    w.forget_on_rebalance(stage.forget_all)
+    del completions, merge, merged_recovered, emit_merged, project_totals
     return stage

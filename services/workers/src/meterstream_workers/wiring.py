@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +63,16 @@ class Wiring:
 
     def topic(self, *names: str) -> Any:
         return self.app.topic(*names, value_serializer="raw", key_serializer="raw")
+
+    def forget_on_rebalance(self, forget: Callable[[], None]) -> None:
+        """Call `forget` whenever partitions are revoked (every rebalance revokes them
+        all): a working set kept beside a table is read back from the table afterwards,
+        as another worker may have changed it meanwhile."""
+
+        async def revoked(app: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+            forget()
+
+        self.app.on_partitions_revoked.connect(revoked)
 
     def table(self, name: str, *, partitions: int = 4) -> Any:
         """A changelog-backed table, partitioned as the topics its agent reads."""
