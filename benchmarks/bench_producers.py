@@ -20,7 +20,7 @@ import orjson
 
 from benchmarks.broker import benchmark_kafka
 from benchmarks.proc import cpu_seconds, peak_rss_mb
-from meterstream_cli.processes import ServiceProcess, free_port
+from meterstream_cli.processes import free_port, gateway_process
 from meterstream_contracts.api_keys import hash_key
 from meterstream_kafka import KafkaConfig
 from meterstream_sdk import AsyncClient, Client, SdkConfig
@@ -104,22 +104,15 @@ def post_batches(
 
 def bench_gateway(kafka: KafkaConfig, seconds: float, clients: int) -> dict[str, float]:
     port = free_port()
-    env = {
-        "MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "MS_GATEWAY_PORT": str(port),
-        "MS_GATEWAY_API_KEYS": f"bench-gw:{hash_key(KEY)}",
-        "MS_GATEWAY_RATE_LIMIT": "10000000/second",
-    }
-    log = Path(tempfile.mkdtemp(prefix="ms-bench-gw-")) / "gateway.log"
-    gateway = ServiceProcess("meterstream_gateway", log_path=log, env=env)
+    gateway = gateway_process(
+        kafka,
+        port=port,
+        api_keys=f"bench-gw:{hash_key(KEY)}",
+        log_path=Path(tempfile.mkdtemp(prefix="ms-bench-gw-")) / "gateway.log",
+        env={"MS_GATEWAY_RATE_LIMIT": "10000000/second"},
+    )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
         # A complete event, as the SDK's HTTP transport sends it (ids and times included).
         line = orjson.dumps(
             {

@@ -142,6 +142,12 @@ def local_broker_pid(kafka_bootstrap: str) -> int:
     return int(pidfile.read_text().strip())
 
 
+@pytest.fixture
+def local_broker(local_broker_pid: int) -> LocalBroker:
+    """The session's own broker, to start again after a test killed it."""
+    return LocalBroker(find_broker_script(REPO), settings=TEST_BROKER)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The long or not yet dependable fault tests run under `make reliability`
     (MS_RELIABILITY=full); `make test` and CI report them as skipped."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 import zstandard
 from aiokafka import TopicPartition
 
-from meterstream_cli.processes import ServiceProcess, free_port
+from meterstream_cli.processes import free_port, gateway_process
 from meterstream_contracts import TOPICS, Event, InstrumentPoint, decode_envelope
 from meterstream_contracts.api_keys import hash_key
 from meterstream_contracts.examples import load_examples
@@ -48,26 +47,18 @@ def gateway(_kafka_service: str, tmp_path_factory: pytest.TempPathFactory) -> It
     suffix = uuid.uuid4().hex[:8]
     project_a, project_b = f"gw-a-{suffix}", f"gw-b-{suffix}"
     port = free_port()
-    env = {
-        "MS_KAFKA_BOOTSTRAP_SERVERS": _kafka_service,
-        "MS_GATEWAY_PORT": str(port),
-        "MS_GATEWAY_API_KEYS": f"{project_a}:{hash_key(KEY_A)},{project_b}:{hash_key(KEY_B)}",
-        "MS_GATEWAY_MAX_BODY_BYTES": str(2 * 1024 * 1024),
-        "MS_GATEWAY_RATE_LIMIT": "20000/second",
-    }
     log = Path(tmp_path_factory.mktemp("gateway")) / "gateway.log"
-    process = ServiceProcess("meterstream_gateway", log_path=log, env=env)
+    process = gateway_process(
+        KafkaConfig(bootstrap_servers=_kafka_service),
+        port=port,
+        api_keys=f"{project_a}:{hash_key(KEY_A)},{project_b}:{hash_key(KEY_B)}",
+        log_path=log,
+        env={
+            "MS_GATEWAY_MAX_BODY_BYTES": str(2 * 1024 * 1024),
+            "MS_GATEWAY_RATE_LIMIT": "20000/second",
+        },
+    )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, process.tail()
-        assert process.returncode is None, process.tail()
-        time.sleep(0.2)
     yield Gateway(url, project_a, project_b)
     process.stop()
 

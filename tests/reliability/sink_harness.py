@@ -10,11 +10,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from aiokafka import TopicPartition
+
 from meterstream_cli.processes import ServiceProcess
 from meterstream_contracts import TOPICS, Completion, Event
 from meterstream_kafka import (
     KafkaConfig,
     apply_topics,
+    commit_group_offsets,
     group_lag,
     publish_once,
     start_group_at_end,
@@ -28,12 +31,15 @@ class SinkHarness:
     folder: Path
     group: str = ""
 
-    async def prepare(self) -> None:
-        """Topics exist and a fresh group starts at the current log end (the registries
-        from their start: the store knows every published price)."""
+    async def prepare(self, *, at: dict[TopicPartition, int] | None = None) -> None:
+        """Topics exist and a fresh group starts at the current log end, or `at` (the
+        registries from their start: the store knows every published price)."""
         self.group = f"rel-{uuid.uuid4().hex[:8]}"
         await apply_topics(self.kafka, TOPICS)
-        await start_group_at_end(self.kafka, self.group, keep_registries=True)
+        if at is None:
+            await start_group_at_end(self.kafka, self.group, keep_registries=True)
+        else:
+            await commit_group_offsets(self.kafka, self.group, at)
 
     def start(self, run: str, **settings: str) -> ServiceProcess:
         env = {

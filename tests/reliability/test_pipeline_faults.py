@@ -15,9 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiokafka import TopicPartition
 
 from meterstream_cli.demo import wait_until_stored
-from meterstream_cli.processes import ServiceProcess
+from meterstream_cli.processes import ServiceProcess, worker_process
 from meterstream_contracts import (
     TOPICS,
     Completion,
@@ -26,11 +27,16 @@ from meterstream_contracts import (
     Preference,
     TrainingStep,
 )
-from meterstream_kafka import KafkaConfig, group_lag, start_group_at_end
+from meterstream_kafka import (
+    KafkaConfig,
+    apply_topics,
+    commit_group_offsets,
+    group_lag,
+    new_group_offsets,
+)
 from meterstream_query.reconcile import reconcile, report
 from meterstream_warehouse.chdb_backend import ChdbWarehouse
 from meterstream_workers.topics import CONSUMED_TOPICS
-from tests.integration.test_workers import start_worker
 from tests.reliability.sink_harness import SinkHarness, publish
 
 pytestmark = [
@@ -85,16 +91,26 @@ def traffic(project: str, batch: int, size: int) -> list[Event]:
 class Workers:
     """The worker processes of one consumer group, started and faulted by the test."""
 
-    def __init__(self, kafka: KafkaConfig, app_id: str, folder: Path) -> None:
-        self.kafka, self.app_id, self.folder = kafka, app_id, folder
+    def __init__(
+        self, kafka: KafkaConfig, app_id: str, folder: Path, env: dict[str, str] | None = None
+    ) -> None:
+        self.kafka, self.app_id, self.folder, self.env = kafka, app_id, folder, env or {}
         self.started = 0
         self.running: list[ServiceProcess] = []
 
     def start(self, slot: int = 0) -> None:
         """Another worker in the group; a slot keeps its state folder across restarts."""
-        log = self.folder / f"worker-{slot}" / f"run-{self.started}.log"
+        folder = self.folder / self.app_id / f"worker-{slot}"
         self.started += 1
-        self.running.append(start_worker(self.kafka, self.app_id, log))
+        worker = worker_process(
+            self.kafka,
+            app_id=self.app_id,
+            data_dir=folder / "state",
+            log_path=folder / f"run-{self.started}.log",
+            env=self.env,
+        )
+        worker.wait_for_line("workers ready", timeout=120)
+        self.running.append(worker)
 
     def kill(self, index: int) -> None:
         worker = self.running.pop(index)
@@ -113,48 +129,62 @@ class Workers:
         return "\n".join(worker.tail() for worker in self.running)
 
 
+class Pipeline:
+    """A sink and a group of workers, new consumer groups placed at `start`, storing into
+    the chDB folder under `folder`; `sink_settings` are MS_SINK_*, `worker_env` MS_WORKER_*."""
+
+    def __init__(
+        self,
+        kafka: KafkaConfig,
+        folder: Path,
+        start: dict[TopicPartition, int],
+        *,
+        sink_settings: dict[str, str] | None = None,
+        worker_env: dict[str, str] | None = None,
+    ) -> None:
+        self.kafka, self.folder = kafka, folder
+        self.harness = SinkHarness(kafka, folder)
+        asyncio.run(self.harness.prepare(at=start))
+        app_id = f"workers-{uuid.uuid4().hex[:8]}"
+        consumed = {tp: offset for tp, offset in start.items() if tp.topic in CONSUMED_TOPICS}
+        asyncio.run(commit_group_offsets(kafka, app_id, consumed))
+        self.sink = self.harness.start(f"sink-{app_id}", **(sink_settings or {}))
+        self.workers = Workers(kafka, app_id, folder, worker_env)
+        self.workers.start()
+
+    def settle(self) -> None:
+        """Wait until the workers and then the sink have consumed everything there is."""
+        app_id = self.workers.app_id
+        # the merge stage emits on a timer: a lag of 0 between two emissions is not the end
+        lag = asyncio.run(
+            wait_until_stored(self.kafka, app_id, within_s=180, topics=list(CONSUMED_TOPICS))
+        )
+        assert lag == 0, (lagging(self.kafka, app_id), self.workers.tail())
+        everything = [spec.name for spec in TOPICS]
+        lag = asyncio.run(
+            wait_until_stored(self.kafka, self.harness.group, within_s=120, topics=everything)
+        )
+        assert lag == 0, self.sink.tail()
+
+    def stop(self) -> None:
+        self.workers.stop()
+        self.sink.stop()
+
+
+def today_s_end(kafka: KafkaConfig) -> dict[TopicPartition, int]:
+    """Where a pipeline starts to read only what comes next (the topics created first)."""
+    asyncio.run(apply_topics(kafka, TOPICS))
+    return asyncio.run(new_group_offsets(kafka, keep_registries=True))
+
+
 def lagging(kafka: KafkaConfig, group: str) -> dict[str, int]:
     """The partitions `group` has not committed to their end, with their lag."""
     lags = asyncio.run(group_lag(kafka, group_id=group, topics=list(CONSUMED_TOPICS)))
     return {f"{tp.topic}:{tp.partition}": lag for tp, lag in lags.items() if lag}
 
 
-def run_under_faults(
-    kafka_config: KafkaConfig,
-    folder: Path,
-    project: str,
-    fault: Callable[[int, Workers], None],
-) -> None:
-    """12 batches of mixed traffic (acks awaited), `fault(batch, workers)` after each; then
-    every acknowledged completion stored once and reconcile clean on all five checks."""
-    harness = SinkHarness(kafka_config, folder)
-    asyncio.run(harness.prepare())
-    app_id = f"workers-{uuid.uuid4().hex[:8]}"
-    asyncio.run(start_group_at_end(kafka_config, app_id))
-    sink = harness.start("sink")
-    workers = Workers(kafka_config, app_id, folder)
-    produced: list[Event] = []
-    try:
-        workers.start()
-        for batch in range(12):
-            events = traffic(project, batch, 1_000)
-            asyncio.run(publish(kafka_config, events, per_envelope=200))  # acks awaited
-            produced += events
-            fault(batch, workers)
-        # settled: the merge stage emits on a timer, a lag of 0 between two emissions
-        # is not the end
-        lag = asyncio.run(
-            wait_until_stored(kafka_config, app_id, within_s=180, topics=list(CONSUMED_TOPICS))
-        )
-        assert lag == 0, (lagging(kafka_config, app_id), workers.tail())
-        everything = [spec.name for spec in TOPICS]
-        lag = asyncio.run(
-            wait_until_stored(kafka_config, harness.group, within_s=120, topics=everything)
-        )
-        assert lag == 0, sink.tail()
-    finally:
-        workers.stop()
-        sink.stop()
+def check_store(folder: Path, project: str, produced: list[Event]) -> None:
+    """Every completion stored once, and reconcile clean on all its checks."""
     warehouse = ChdbWarehouse(folder / "chdb", database="meterstream")
     try:
         calls = sum(isinstance(event, Completion) for event in produced)
@@ -169,6 +199,30 @@ def run_under_faults(
         assert all(result.ok for result in results), report(results)
     finally:
         warehouse.close()
+
+
+def run_under_faults(
+    kafka_config: KafkaConfig,
+    folder: Path,
+    project: str,
+    fault: Callable[[int, Workers], None],
+) -> list[Event]:
+    """12 batches of mixed traffic (acks awaited), `fault(batch, workers)` after each; then
+    every acknowledged completion stored once and reconcile clean. Returns the events."""
+    start = today_s_end(kafka_config)
+    pipeline = Pipeline(kafka_config, folder, start)
+    produced: list[Event] = []
+    try:
+        for batch in range(12):
+            events = traffic(project, batch, 1_000)
+            asyncio.run(publish(kafka_config, events, per_envelope=200))  # acks awaited
+            produced += events
+            fault(batch, pipeline.workers)
+        pipeline.settle()
+    finally:
+        pipeline.stop()
+    check_store(folder, project, produced)
+    return produced
 
 
 def test_a_worker_crash_storm_loses_and_doubles_nothing(
@@ -207,3 +261,26 @@ def test_rebalance_churn_loses_and_doubles_nothing(
             workers.kill(1)
 
     run_under_faults(kafka_config, tmp_path, project_name, churn)
+
+
+def test_a_replay_with_other_batch_sizes_changes_nothing(
+    kafka_config: KafkaConfig, tmp_path: Path, project_name: str
+) -> None:
+    """The whole pipeline run twice over the same topics into the same store: new worker
+    and sink groups from the first run's start, other batch sizes (the workers' first phase
+    takes 5 raw messages at a time instead of 64, the sink writes blocks of 777 rows), so
+    every partial and every block boundary differs. Nothing may count twice."""
+    start = today_s_end(kafka_config)
+    produced = run_under_faults(kafka_config, tmp_path, project_name, lambda *_: None)
+    replay = Pipeline(
+        kafka_config,
+        tmp_path,
+        start,
+        sink_settings={"max_batch_rows": "777"},
+        worker_env={"MS_WORKER_BATCH_MESSAGES": "5"},
+    )
+    try:
+        replay.settle()
+    finally:
+        replay.stop()
+    check_store(tmp_path, project_name, produced)

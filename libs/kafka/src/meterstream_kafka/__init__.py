@@ -8,6 +8,7 @@ from meterstream_kafka.offsets import (
     catalogue_end_offsets,
     commit_group_offsets,
     end_offsets,
+    new_group_offsets,
     start_group_at_end,
 )
 from meterstream_kafka.producer import make_producer, send_messages
@@ -32,6 +33,7 @@ __all__ = [
     "find_broker_script",
     "group_lag",
     "make_producer",
+    "new_group_offsets",
     "plan_topics",
     "publish_events",
     "publish_once",

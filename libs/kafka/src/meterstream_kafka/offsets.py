@@ -50,17 +50,26 @@ async def catalogue_end_offsets(config: KafkaConfig) -> dict[TopicPartition, int
     return await end_offsets(config, [spec.name for spec in TOPICS])
 
 
-async def start_group_at_end(
-    config: KafkaConfig, group_id: str, *, keep_registries: bool = False
-) -> None:
-    """Place a new consumer group at today's end of every catalogue topic, so it reads only
-    what comes next (not what earlier runs or tests left on a shared broker).
+async def new_group_offsets(
+    config: KafkaConfig, *, keep_registries: bool = False
+) -> dict[TopicPartition, int]:
+    """Today's end of every catalogue topic: where a new group starts to read only what
+    comes next (not what earlier runs or tests left on a shared broker).
 
-    With `keep_registries` the compacted registry topics are left at their start: a store
-    filled by the group then knows every price, key and rule (reconcile prices with them).
+    With `keep_registries` the compacted registry topics are left out, so a group placed
+    there reads them from their start: a store filled by it then knows every published
+    price, key and rule (reconcile prices with them).
     """
     offsets = await catalogue_end_offsets(config)
     if keep_registries:
         registries = {spec.name for spec in TOPICS.with_role("registry")}
         offsets = {tp: end for tp, end in offsets.items() if tp.topic not in registries}
+    return offsets
+
+
+async def start_group_at_end(
+    config: KafkaConfig, group_id: str, *, keep_registries: bool = False
+) -> None:
+    """Place a new consumer group at `new_group_offsets`."""
+    offsets = await new_group_offsets(config, keep_registries=keep_registries)
     await commit_group_offsets(config, group_id, offsets)

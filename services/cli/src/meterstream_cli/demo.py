@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -18,7 +17,7 @@ from meterstream_alerting.config_registry import put_rule
 from meterstream_cli.alert_commands import print_alerts
 from meterstream_cli.demo_dashboard import serve_dashboard
 from meterstream_cli.demo_senders import GatewaySender, OtlpSender, SdkSender
-from meterstream_cli.processes import ServiceProcess, free_port, worker_process
+from meterstream_cli.processes import ServiceProcess, free_port, gateway_process, worker_process
 from meterstream_cli.traffic import SyntheticTraffic, invalid_completion_lines
 from meterstream_contracts import TOPICS, Event
 from meterstream_contracts.api_keys import hash_key, new_key
@@ -168,26 +167,13 @@ def start_gateway(kafka: KafkaConfig, state_dir: Path) -> tuple[ServiceProcess, 
     """The gateway as its own process, with a fresh API key for the demo project."""
     port = free_port()
     key = new_key()
-    process = ServiceProcess(
-        "meterstream_gateway",
+    process = gateway_process(
+        kafka,
+        port=port,
+        api_keys=f"demo-chat:{hash_key(key)}",
         log_path=state_dir / "logs" / "gateway.log",
-        env={
-            "MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-            "MS_GATEWAY_PORT": str(port),
-            "MS_GATEWAY_API_KEYS": f"demo-chat:{hash_key(key)}",
-        },
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.returncode is not None:
-            raise RuntimeError(f"the gateway exited:\n{process.tail()}")
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return process, DemoDoors(url, key)
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise TimeoutError(f"the gateway did not answer:\n{process.tail()}")
+    return process, DemoDoors(f"http://127.0.0.1:{port}", key)
 
 
 async def wait_until_stored(

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
 from meterstream_kafka import KafkaConfig
 
 
@@ -104,3 +106,39 @@ def worker_process(
             **(env or {}),
         },
     )
+
+
+def gateway_process(
+    kafka: KafkaConfig,
+    *,
+    port: int,
+    api_keys: str,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    within_s: float = 120.0,
+) -> ServiceProcess:
+    """The ingest gateway as a process of its own on 127.0.0.1:`port`, with `api_keys`
+    (`project:sha256,...`) and further `MS_GATEWAY_*` settings in `env`; returns once its
+    /healthz answers."""
+    process = ServiceProcess(
+        "meterstream_gateway",
+        log_path=log_path,
+        env={
+            "MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+            "MS_GATEWAY_PORT": str(port),
+            "MS_GATEWAY_API_KEYS": api_keys,
+            **(env or {}),
+        },
+    )
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if process.returncode is not None:
+            raise RuntimeError(f"the gateway exited:\n{process.tail()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    process.stop()
+    raise TimeoutError(f"the gateway did not answer in {within_s}s:\n{process.tail()}")
