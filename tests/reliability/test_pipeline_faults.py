@@ -237,7 +237,6 @@ def test_a_worker_crash_storm_loses_and_doubles_nothing(
     run_under_faults(kafka_config, tmp_path, project_name, kill_and_restart)
 
 
-@pytest.mark.reliability_full  # until more runs confirm the last fix: see the docstring
 def test_rebalance_churn_loses_and_doubles_nothing(
     kafka_config: KafkaConfig, tmp_path: Path, project_name: str
 ) -> None:
@@ -249,7 +248,7 @@ def test_rebalance_churn_loses_and_doubles_nothing(
     It also hung in 4 runs of 21: after the final rebalance the remaining worker never
     consumed the last message of one partition (faust resumed the partitions before its
     seek, with the flow active; see meterstream_workers.rewind). After that fix it passed
-    8 runs of 8; it stays in `make reliability` until more runs confirm it.
+    14 runs of 14.
     """
 
     def churn(batch: int, workers: Workers) -> None:
