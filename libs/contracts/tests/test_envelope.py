@@ -105,3 +105,19 @@ def test_naive_timestamps_are_taken_as_utc() -> None:
     event = decode_envelope(value, kind="completion").events[0]
     assert isinstance(event, Completion)
     assert event.started_at == NOW
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "2026-11-20T10:00:00.000250Z",
+        "2026-11-20T12:00:00.000250+02:00",
+        "2026-11-20T10:00:00.000250",
+    ],
+)
+def test_every_timestamp_is_read_as_the_same_instant_in_utc(written: str) -> None:
+    value = f'{{"project":"p","model":"m","started_at":"{written}","latency_ms":1}}'.encode()
+    event = decode_envelope(value, kind="completion").events[0]
+    assert isinstance(event, Completion)
+    assert event.started_at.tzinfo is UTC
+    assert event.started_at == NOW.replace(microsecond=250)
