@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from meterstream_derivations.sketch import QuantileSketch
+from meterstream_derivations.sketch import MIN_INDEXABLE, ZERO_BIN, QuantileSketch
 
 
 def exact(values: list[float], q: float) -> float:
@@ -45,6 +45,18 @@ def test_zero_has_its_own_bin_and_negatives_are_refused() -> None:
     assert sketch.quantile(0.5) == 0.0
     with pytest.raises(ValueError, match=">= 0"):
         sketch.add(-1.0)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), -1e-12])
+def test_values_that_are_not_finite_and_non_negative_are_refused(value: float) -> None:
+    with pytest.raises(ValueError, match=">= 0"):
+        QuantileSketch().index(value)
+
+
+def test_values_below_the_smallest_indexable_share_the_zero_bin() -> None:
+    sketch = QuantileSketch()
+    assert sketch.index(0.0) == sketch.index(1e-10) == ZERO_BIN
+    assert sketch.index(MIN_INDEXABLE) != ZERO_BIN
 
 
 def test_empty_sketch_has_no_quantile() -> None:

@@ -48,3 +48,13 @@ def test_a_header_that_lies_falls_back_to_validation() -> None:
     value = envelope() + b'\n{"kind":"completion","project":"p","latency_ms":-1}'
     calls = calls_of(value, origin=ORIGIN, validated=True)
     assert len(calls) == 50  # the broken line is dropped by the contract, the rest kept
+
+
+def test_blank_lines_and_a_document_over_several_lines_are_read_as_their_events() -> None:
+    lines = envelope().split(b"\n")
+    spread = lines[1].replace(b',"', b',\n"')  # one event written over several lines
+    value = b"\n\n".join([lines[0], *lines[2:]]) + b"\n"
+    assert calls_of(value, origin=ORIGIN, validated=True) == calls_of(
+        b"\n".join([lines[0], *lines[2:]]), origin=ORIGIN, validated=False
+    )
+    assert len(calls_of(spread, origin=ORIGIN, validated=True)) == 1

@@ -152,6 +152,14 @@ def build_partials(
     )
 
 
+def _shortest(lengths: tuple[int, ...]) -> int:
+    """The shortest window length, which every other one must be a multiple of."""
+    shortest = min(lengths)
+    if any(length % shortest for length in lengths):
+        raise ValueError(f"window lengths {lengths} must be multiples of the shortest")
+    return shortest
+
+
 def build_partials_from_calls(
     calls: Iterable[Call],
     *,
@@ -168,16 +176,19 @@ def build_partials_from_calls(
     sum of its buckets. Window lengths must be multiples of the shortest.
     """
     lengths = (window_seconds,) if isinstance(window_seconds, int) else window_seconds
-    shortest = min(lengths)
-    if any(length % shortest for length in lengths):
-        raise ValueError(f"window lengths {lengths} must be multiples of the shortest")
+    shortest = _shortest(lengths)
     prices = Prices(pricing, as_of)
     index = QuantileSketch().index
     buckets: dict[tuple[str, str, str, int, str], _Bucket] = {}
     unpriced: dict[tuple[str, str], int] = {}
+    on_day: dict[tuple[str, str, int], ModelPrice | None] = {}  # `prices` without a call
     for call in calls:
-        price = prices.price(call.provider, call.model, call.time)
         epoch = int(call.time.timestamp())
+        day = (call.provider, call.model, epoch // 86400)
+        if day in on_day:
+            price = on_day[day]
+        else:
+            price = on_day[day] = prices.price(call.provider, call.model, call.time)
         key = (
             call.project,
             call.model,

@@ -48,11 +48,11 @@ class QuantileSketch:
         return sum(self.bins.values())
 
     def index(self, value: float) -> int:
-        if value < 0 or not math.isfinite(value):
-            raise ValueError(f"the sketch takes finite values >= 0, got {value!r}")
-        if value < MIN_INDEXABLE:
+        if MIN_INDEXABLE <= value < math.inf:  # the common case first: one comparison
+            return math.ceil(math.log(value) / self._log_gamma)
+        if 0 <= value < math.inf:
             return ZERO_BIN
-        return math.ceil(math.log(value) / self._log_gamma)
+        raise ValueError(f"the sketch takes finite values >= 0, got {value!r}")
 
     def add(self, value: float, count: int = 1) -> None:
         self.add_to_bin(self.index(value), count)
