@@ -63,9 +63,12 @@ def merged(partials: list[InferenceRollup]) -> WindowTotals:
     return {window: (counts[window], tokens[window], sketches[window].bins) for window in counts}
 
 
-def start_worker(kafka: KafkaConfig, app_id: str, log: Path) -> ServiceProcess:
+def start_worker(
+    kafka: KafkaConfig, app_id: str, log: Path, env: dict[str, str] | None = None
+) -> ServiceProcess:
+    """A worker process, its tables beside its log; returns once it is ready."""
     worker = worker_process(
-        kafka, app_id=app_id, data_dir=log.parent / "worker-state", log_path=log
+        kafka, app_id=app_id, data_dir=log.parent / "worker-state", log_path=log, env=env
     )
     worker.wait_for_line("workers ready", timeout=120)
     return worker

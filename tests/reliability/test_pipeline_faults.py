@@ -18,7 +18,7 @@ import pytest
 from aiokafka import TopicPartition
 
 from meterstream_cli.demo import wait_until_stored
-from meterstream_cli.processes import ServiceProcess, worker_process
+from meterstream_cli.processes import ServiceProcess
 from meterstream_contracts import (
     TOPICS,
     Completion,
@@ -37,6 +37,7 @@ from meterstream_kafka import (
 from meterstream_query.reconcile import reconcile, report
 from meterstream_warehouse.chdb_backend import ChdbWarehouse
 from meterstream_workers.topics import CONSUMED_TOPICS
+from tests.integration.test_workers import start_worker
 from tests.reliability.sink_harness import SinkHarness, publish
 
 pytestmark = [
@@ -100,17 +101,9 @@ class Workers:
 
     def start(self, slot: int = 0) -> None:
         """Another worker in the group; a slot keeps its state folder across restarts."""
-        folder = self.folder / self.app_id / f"worker-{slot}"
         self.started += 1
-        worker = worker_process(
-            self.kafka,
-            app_id=self.app_id,
-            data_dir=folder / "state",
-            log_path=folder / f"run-{self.started}.log",
-            env=self.env,
-        )
-        worker.wait_for_line("workers ready", timeout=120)
-        self.running.append(worker)
+        log = self.folder / self.app_id / f"worker-{slot}" / f"run-{self.started}.log"
+        self.running.append(start_worker(self.kafka, self.app_id, log, self.env))
 
     def kill(self, index: int) -> None:
         worker = self.running.pop(index)

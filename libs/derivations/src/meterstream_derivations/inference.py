@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from typing import Any, NamedTuple
+from datetime import UTC, datetime
+from typing import Any, Final, NamedTuple, Protocol
 
 from meterstream_contracts import Completion
 from meterstream_contracts.derived import CostEntry, InferenceRollup
 from meterstream_derivations.sketch import RELATIVE_ACCURACY, QuantileSketch, add_bins
 from meterstream_pricing import ModelPrice, PricingRegistry, UnknownModelPrice
+
+DAY_S: Final = 86_400
 
 
 def window_start(at: datetime, window_seconds: int) -> datetime:
@@ -36,23 +38,41 @@ class _Bucket:
     output_tokens: int = 0
     cached_tokens: int = 0
     cost_usd: float = 0.0
-    latency: dict[int, int] = field(default_factory=dict)
-    ttft: dict[int, int] = field(default_factory=dict)
+    latency_bins: dict[int, int] = field(default_factory=dict)
+    ttft_bins: dict[int, int] = field(default_factory=dict)
     decode_seconds: float = 0.0
     decode_tokens: int = 0
 
-    def add(self, other: _Bucket) -> None:
-        self.count += other.count
-        for status, n in other.errors.items():
-            self.errors[status] = self.errors.get(status, 0) + n
-        self.input_tokens += other.input_tokens
-        self.output_tokens += other.output_tokens
-        self.cached_tokens += other.cached_tokens
-        self.cost_usd += other.cost_usd
-        add_bins(self.latency, other.latency)
-        add_bins(self.ttft, other.ttft)
-        self.decode_seconds += other.decode_seconds
-        self.decode_tokens += other.decode_tokens
+
+class RollupSums(Protocol):
+    """What a bucket of calls and a merged window sum (a partial carries the same)."""
+
+    count: int
+    errors: dict[str, int]
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cost_usd: float
+    latency_bins: dict[int, int]
+    ttft_bins: dict[int, int]
+    decode_seconds: float
+    decode_tokens: int
+
+
+def add_sums(into: RollupSums, other: RollupSums | InferenceRollup) -> None:
+    """Add `other`'s counts, tokens, cost, sketch bins and decode time to `into`: the one
+    place these sums are written, for the buckets of one message and the merged windows."""
+    into.count += other.count
+    for status, n in other.errors.items():
+        into.errors[status] = into.errors.get(status, 0) + n
+    into.input_tokens += other.input_tokens
+    into.output_tokens += other.output_tokens
+    into.cached_tokens += other.cached_tokens
+    into.cost_usd += other.cost_usd
+    add_bins(into.latency_bins, other.latency_bins)
+    add_bins(into.ttft_bins, other.ttft_bins)
+    into.decode_seconds += other.decode_seconds
+    into.decode_tokens += other.decode_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,16 +143,29 @@ class Prices:
     def __init__(self, pricing: PricingRegistry, as_of: datetime | None = None) -> None:
         self._pricing = pricing
         self._as_of = as_of
-        self._cache: dict[tuple[str, str, date], ModelPrice | None] = {}
+        self._cache: dict[tuple[str, str, int], ModelPrice | None] = {}
 
     def price(self, provider: str, model: str, at: datetime) -> ModelPrice | None:
-        key = (provider, model, at.date())
-        if key not in self._cache:
-            try:
-                self._cache[key] = self._pricing.price_at(provider, model, at, as_of=self._as_of)
-            except UnknownModelPrice:
-                self._cache[key] = None
-        return self._cache[key]
+        return self.on_day(provider, model, int(at.timestamp()) // DAY_S)
+
+    def on_day(self, provider: str, model: str, day: int) -> ModelPrice | None:
+        """The price on UTC day `day` (days since the epoch), for a caller that has the
+        epoch second already (the per-event path: one dict lookup once cached)."""
+        try:
+            return self._cache[(provider, model, day)]
+        except KeyError:
+            return self._look_up(provider, model, day)
+
+    def _look_up(self, provider: str, model: str, day: int) -> ModelPrice | None:
+        midnight = datetime.fromtimestamp(day * DAY_S, UTC)
+        try:
+            price: ModelPrice | None = self._pricing.price_at(
+                provider, model, midnight, as_of=self._as_of
+            )
+        except UnknownModelPrice:
+            price = None
+        self._cache[(provider, model, day)] = price
+        return price
 
 
 def build_partials(
@@ -181,14 +214,9 @@ def build_partials_from_calls(
     index = QuantileSketch().index
     buckets: dict[tuple[str, str, str, int, str], _Bucket] = {}
     unpriced: dict[tuple[str, str], int] = {}
-    on_day: dict[tuple[str, str, int], ModelPrice | None] = {}  # `prices` without a call
     for call in calls:
         epoch = int(call.time.timestamp())
-        day = (call.provider, call.model, epoch // 86400)
-        if day in on_day:
-            price = on_day[day]
-        else:
-            price = on_day[day] = prices.price(call.provider, call.model, call.time)
+        price = prices.on_day(call.provider, call.model, epoch // DAY_S)
         key = (
             call.project,
             call.model,
@@ -213,10 +241,10 @@ def build_partials_from_calls(
                 call.input_tokens, call.output_tokens, call.cached_tokens
             )
         latency = index(call.latency_ms)
-        bucket.latency[latency] = bucket.latency.get(latency, 0) + 1
+        bucket.latency_bins[latency] = bucket.latency_bins.get(latency, 0) + 1
         if call.ttft_ms is not None:
             ttft = index(call.ttft_ms)
-            bucket.ttft[ttft] = bucket.ttft.get(ttft, 0) + 1
+            bucket.ttft_bins[ttft] = bucket.ttft_bins.get(ttft, 0) + 1
             if call.status == "ok":
                 bucket.decode_seconds += (call.latency_ms - call.ttft_ms) / 1000
                 bucket.decode_tokens += call.output_tokens
@@ -227,7 +255,7 @@ def build_partials_from_calls(
             window = windows.get(window_key)
             if window is None:
                 window = windows[window_key] = _Bucket()
-            window.add(bucket)
+            add_sums(window, bucket)
     partials = [
         InferenceRollup(
             project=project,
@@ -242,8 +270,8 @@ def build_partials_from_calls(
             cached_tokens=window.cached_tokens,
             cost_usd=window.cost_usd,
             sketch_relative_accuracy=RELATIVE_ACCURACY,
-            latency_bins=window.latency,
-            ttft_bins=window.ttft,
+            latency_bins=window.latency_bins,
+            ttft_bins=window.ttft_bins,
             decode_seconds=window.decode_seconds,
             decode_tokens=window.decode_tokens,
         )

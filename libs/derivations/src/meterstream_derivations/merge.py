@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from meterstream_contracts.derived import InferenceRollup, InferenceWindow, UsageTotals
-from meterstream_derivations.sketch import QuantileSketch, add_bins
+from meterstream_derivations.inference import add_sums
+from meterstream_derivations.sketch import QuantileSketch
 
 
 def slice_of(partial_id: str) -> tuple[str, int]:
@@ -87,17 +88,7 @@ class MergedWindow:
         if not _first_time(self.marks, partial.partial_id):
             return False
         self.revision += 1
-        self.count += partial.count
-        for status, n in partial.errors.items():
-            self.errors[status] = self.errors.get(status, 0) + n
-        self.input_tokens += partial.input_tokens
-        self.output_tokens += partial.output_tokens
-        self.cached_tokens += partial.cached_tokens
-        self.cost_usd += partial.cost_usd
-        add_bins(self.latency_bins, partial.latency_bins)
-        add_bins(self.ttft_bins, partial.ttft_bins)
-        self.decode_seconds += partial.decode_seconds
-        self.decode_tokens += partial.decode_tokens
+        add_sums(self, partial)
         return True
 
     def to_record(self, *, final: bool, emitted_at: datetime | None = None) -> InferenceWindow:
