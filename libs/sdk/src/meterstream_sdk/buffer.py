@@ -25,6 +25,8 @@ class Envelope:
 
     topic: str
     key: bytes
+    room: int
+    """Bytes the envelope may still take."""
     data: bytearray = field(default_factory=bytearray)
     events: int = 0
 
@@ -35,7 +37,6 @@ class Envelope:
 
 @dataclass(slots=True)
 class BufferCounters:
-    accepted: int = 0
     dropped: int = 0
     dropped_bytes: int = 0
     refused: int = 0
@@ -59,6 +60,7 @@ class EventBuffer:
         max_events: int = 500,
         max_envelope_bytes: int = 900_000,
         on_flush_due: Callable[[], None] | None = None,
+        may_block: Callable[[], bool] = lambda: True,
     ) -> None:
         self._max_bytes = max_bytes
         self._policy = policy
@@ -67,50 +69,65 @@ class EventBuffer:
         self._max_events = max_events
         self._max_envelope_bytes = max_envelope_bytes
         self._on_flush_due = on_flush_due
+        self._may_block = may_block
         self._envelopes: deque[Envelope] = deque()
         self._open: dict[tuple[str, bytes], Envelope] = {}
         self._bytes = 0
-        self._events = 0
+        self._taken_events = 0
         self._lock = threading.Lock()
         self._room = threading.Condition(self._lock)
         self._flush_signalled = False
+        # One comparison on the common path: past it, room is made or a flush is due.
+        self._watermark = min(max_bytes, flush_bytes - 1)
         self.counters = BufferCounters()
 
     @property
     def size_bytes(self) -> int:
         return self._bytes
 
+    @property
+    def accepted(self) -> int:
+        """Events put so far (dropped ones included)."""
+        with self._lock:
+            return self._taken_events + self.counters.dropped + self._held_events()
+
     def __len__(self) -> int:
         """Events held."""
-        return self._events
-
-    def put(self, topic: str, key: bytes, line: bytes, *, may_block: bool = True) -> None:
-        size = len(line) + 1
-        signal = False
         with self._lock:
-            if self._bytes + size > self._max_bytes:
-                self._make_room(size, may_block=may_block)
-            envelope = self._open.get((topic, key))
-            if (
-                envelope is None
-                or envelope.events >= self._max_events
-                or len(envelope.data) + size > self._max_envelope_bytes
-            ):
-                envelope = Envelope(topic, key)
-                self._envelopes.append(envelope)
-                self._open[(topic, key)] = envelope
-            envelope.data += line
-            envelope.data += b"\n"
-            envelope.events += 1
-            self._bytes += size
-            self._events += 1
-            self.counters.accepted += 1
-            if self._bytes >= self._flush_bytes and not self._flush_signalled:
-                self._flush_signalled = signal = True
-        if signal and self._on_flush_due is not None:
-            self._on_flush_due()
+            return self._held_events()
 
-    def _make_room(self, size: int, *, may_block: bool) -> None:
+    def _held_events(self) -> int:
+        return sum(envelope.events for envelope in self._envelopes)
+
+    def put(self, topic: str, key: bytes, line: bytes) -> None:
+        """Append one event's JSON line (ending in a newline) to its topic's and key's envelope."""
+        size = len(line)
+        lock = self._lock
+        lock.acquire()
+        try:
+            if self._bytes + size > self._watermark:
+                self._past_watermark(size)
+            envelope = self._open.get((topic, key))
+            if envelope is None or envelope.room < size or envelope.events == self._max_events:
+                envelope = self._open[(topic, key)] = Envelope(topic, key, self._max_envelope_bytes)
+                self._envelopes.append(envelope)
+            envelope.data += line
+            envelope.events += 1
+            envelope.room -= size
+            self._bytes += size
+        finally:
+            lock.release()
+
+    def _past_watermark(self, size: int) -> None:
+        if self._bytes + size > self._max_bytes:
+            self._make_room(size)
+        if self._bytes + size >= self._flush_bytes and not self._flush_signalled:
+            self._flush_signalled = True
+            self._watermark = self._max_bytes
+            if self._on_flush_due is not None:
+                self._on_flush_due()
+
+    def _make_room(self, size: int) -> None:
         if size > self._max_bytes:
             self.counters.refused += 1
             raise BufferFull(f"an event of {size} bytes exceeds the buffer of {self._max_bytes}")
@@ -120,11 +137,10 @@ class EventBuffer:
                 if self._open.get((dropped.topic, dropped.key)) is dropped:
                     del self._open[(dropped.topic, dropped.key)]
                 self._bytes -= len(dropped.data)
-                self._events -= dropped.events
                 self.counters.dropped += dropped.events
                 self.counters.dropped_bytes += len(dropped.data)
             return
-        if self._policy == "block" and may_block:
+        if self._policy == "block" and self._may_block():
             deadline = time.monotonic() + self._block_timeout_s
             while self._bytes + size > self._max_bytes:
                 remaining = deadline - time.monotonic()
@@ -142,10 +158,11 @@ class EventBuffer:
         """Remove and return every envelope, oldest first."""
         with self._lock:
             taken = list(self._envelopes)
+            self._taken_events += sum(envelope.events for envelope in taken)
             self._envelopes.clear()
             self._open.clear()
             self._bytes = 0
-            self._events = 0
             self._flush_signalled = False
+            self._watermark = min(self._max_bytes, self._flush_bytes - 1)
             self._room.notify_all()
         return taken

@@ -17,6 +17,9 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any, Literal, ParamSpec, TypeVar
 
+import orjson
+
+from meterstream_contracts import TOPICS
 from meterstream_contracts.fields import (
     MAX_LABEL_KEY_CHARS,
     MAX_LABEL_VALUE_CHARS,
@@ -40,6 +43,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 _PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _STATUSES = frozenset({"ok", "error", "timeout", "cancelled"})
+_INFINITY = math.inf
+_NO_LABELS: dict[str, str] = {}
+_COMPLETIONS = TOPICS.for_kind("completion").name
 
 
 class _Api:
@@ -106,41 +112,48 @@ class _Api:
         completion_id: str | None = None,
     ) -> str:
         """Log a call measured elsewhere; returns its completion_id."""
-        if not (math.isfinite(latency_ms) and latency_ms >= 0):
+        # Chained comparisons: NaN and infinities fail them too.
+        if not 0 <= latency_ms < _INFINITY:
             raise InvalidValue(f"latency_ms must be finite and >= 0, got {latency_ms!r}")
-        if ttft_ms is not None and not (0 <= ttft_ms <= latency_ms):
+        if ttft_ms is not None and not 0 <= ttft_ms <= latency_ms:
             raise InvalidValue(
                 f"ttft_ms must be within [0, latency_ms={latency_ms}], got {ttft_ms!r}"
             )
-        if min(input_tokens, output_tokens, cached_tokens) < 0 or cached_tokens > input_tokens:
+        if not 0 <= cached_tokens <= input_tokens or output_tokens < 0:
             raise InvalidValue("token counts must be >= 0 and cached_tokens <= input_tokens")
         if status not in _STATUSES:
             raise InvalidValue(f"status must be one of {sorted(_STATUSES)}, got {status!r}")
-        event_id = self._emitter.ids.next()
-        completion_id = completion_id or event_id
+        project = project or self.default_project
+        if project not in self._projects:
+            project = self._project(project)
+        if not 0 < len(model) <= MAX_NAME_CHARS:
+            self._name("model", model)
+        emitter = self._emitter
+        event_id = emitter.ids.next()
         now = datetime.now(UTC)
-        self._emitter.emit(
-            "completion",
-            {
-                "event_id": event_id,
-                "project": self._project(project),
-                "time": now,
-                "completion_id": completion_id,
-                "model": self._name("model", model),
-                "provider": provider,
-                "started_at": started_at or now,
-                "ttft_ms": ttft_ms,
-                "latency_ms": latency_ms,
-                "input_tokens": input_tokens,
-                "output_tokens": output_tokens,
-                "cached_tokens": cached_tokens,
-                "status": status,
-                "error_type": error_type,
-                "streamed": streamed,
-                "labels": self._labels(labels),
-            },
-        )
-        return completion_id
+        record = {
+            "event_id": event_id,
+            "kind": "completion",
+            "schema_version": 1,
+            "project": project,
+            "time": now,
+            "completion_id": completion_id or event_id,
+            "model": model,
+            "provider": provider,
+            "started_at": started_at or now,
+            "ttft_ms": ttft_ms,
+            "latency_ms": latency_ms,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cached_tokens": cached_tokens,
+            "status": status,
+            "error_type": error_type,
+            "streamed": streamed,
+            "labels": self._labels(labels) if labels else _NO_LABELS,
+        }
+        line = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+        emitter.buffer.put(_COMPLETIONS, f"{project}/{model}".encode(), line)
+        return record["completion_id"]  # type: ignore[return-value]
 
     def completion(
         self,
@@ -384,7 +397,7 @@ class _Api:
         """Accepted, dropped, refused, delivered, failed and retried events so far."""
         buffer, delivery = self._emitter.buffer.counters, self._emitter.delivery
         return {
-            "accepted": buffer.accepted,
+            "accepted": self._emitter.buffer.accepted,
             "dropped": buffer.dropped,
             "refused": buffer.refused,
             "delivered": delivery.delivered,

@@ -67,6 +67,8 @@ class Emitter:
             max_events=config.max_events_per_envelope,
             max_envelope_bytes=DEFAULT_MAX_BYTES,
             on_flush_due=self._wake_flusher,
+            # Never block the loop thread itself: it is the one that makes room.
+            may_block=lambda: threading.get_ident() != self._loop_thread,
         )
         self._routes = {
             spec.kind: (spec.name, itemgetter(*spec.key_fields), len(spec.key_fields))
@@ -88,9 +90,7 @@ class Emitter:
         topic, key_values, width = self._routes[kind]
         values = key_values(record)  # key fields are required strings in every contract
         key = (values if width == 1 else "/".join(values)).encode()
-        # Never block the loop thread itself: it is the one that makes room.
-        may_block = threading.get_ident() != self._loop_thread
-        self.buffer.put(topic, key, orjson.dumps(record), may_block=may_block)
+        self.buffer.put(topic, key, orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
         return str(event_id)
 
     def _wake_flusher(self) -> None:

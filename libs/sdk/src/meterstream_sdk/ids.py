@@ -20,7 +20,9 @@ class EventIds:
         raw = os.urandom(10).hex()
         variant = "89ab"[int(raw[15], 16) % 4]
         self._prefix = f"{raw[:8]}-{raw[8:12]}-4{raw[12:15]}-{variant}{raw[16:19]}-"
-        self._counter = itertools.count(int(raw[19:20], 16) << 44)
+        # From 1 << 48 (plus a random top nibble) on, hex() always has 13 digits: the
+        # leading 1 is cut off and the last 12 complete the UUID (cheaper than a format).
+        self._next_number = itertools.count((1 << 48) | int(raw[19:20], 16) << 44).__next__
 
     def next(self) -> str:
-        return f"{self._prefix}{next(self._counter):012x}"
+        return self._prefix + hex(self._next_number())[3:]
