@@ -137,7 +137,9 @@ def bench_gateway(kafka: KafkaConfig, seconds: float, clients: int) -> dict[str,
         )
         cpu_before = cpu_seconds(gateway.pid)
         loader.start()
+        assert loader.pid is not None
         accepted, failed, elapsed = queue.get()
+        loader_cores = cpu_seconds(loader.pid) / elapsed
         loader.join()
         cores = (cpu_seconds(gateway.pid) - cpu_before) / elapsed
         rss = peak_rss_mb(gateway.pid)
@@ -149,6 +151,7 @@ def bench_gateway(kafka: KafkaConfig, seconds: float, clients: int) -> dict[str,
         "failed_requests": failed,
         "rss_mb": rss,
         "cores": cores,
+        "loader_cores": loader_cores,
         "us_per_event_cpu": cores * elapsed / max(accepted, 1) * 1e6,
     }
 
@@ -180,6 +183,7 @@ def main() -> None:
         f" {gateway['rate']:,.0f} events/s per process ({gateway['accepted']:,} accepted,"
         f" {gateway['failed_requests']} failed requests), peak RSS {gateway['rss_mb']:,.0f} MB;"
         f" it used {gateway['cores']:.2f} cores, {gateway['us_per_event_cpu']:.1f} CPU µs/event"
+        f" (the posting process {gateway['loader_cores']:.2f} cores)"
     )
 
 

@@ -164,7 +164,9 @@ def test_size_and_rate_limits(gateway: Gateway) -> None:
     )
     answer = gateway.post("/v1/events", capped, key=KEY_A)
     assert answer.status_code == 400
-    assert "at most 32 labels" in answer.json()["rejected"][0]["reason"]
+    assert (
+        "labels: Dictionary should have at most 32 items" in answer.json()["rejected"][0]["reason"]
+    )
 
 
 def test_an_opentelemetry_sdk_exporter_delivers_instrument_points(

@@ -8,7 +8,13 @@ import pytest
 from pydantic import ValidationError
 
 from meterstream_contracts import Completion, HistogramValue, InstrumentPoint, TrainingStep
-from meterstream_contracts.fields import MAX_LABELS, MAX_NAME_CHARS
+from meterstream_contracts.errors import describe_validation_error
+from meterstream_contracts.fields import (
+    MAX_LABEL_KEY_CHARS,
+    MAX_LABEL_VALUE_CHARS,
+    MAX_LABELS,
+    MAX_NAME_CHARS,
+)
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -26,8 +32,24 @@ def completion(**overrides: object) -> Completion:
 
 def test_too_many_labels_names_the_limit() -> None:
     labels = {f"k{i}": "v" for i in range(MAX_LABELS + 1)}
-    with pytest.raises(ValidationError, match=rf"labels[\s\S]*at most {MAX_LABELS} labels"):
+    with pytest.raises(ValidationError, match=rf"labels[\s\S]*at most {MAX_LABELS} items"):
         completion(labels=labels)
+
+
+def test_a_long_label_key_is_refused_and_quoted_short() -> None:
+    with pytest.raises(ValidationError) as refused:
+        completion(labels={"k" * 10_000: "v"})
+    reason = describe_validation_error(refused.value)
+    assert reason.startswith("labels." + "k" * 77 + "...")
+    assert f"at most {MAX_LABEL_KEY_CHARS} characters" in reason
+    assert len(reason) < 200
+
+
+def test_label_values_and_empty_keys_are_refused_naming_the_label() -> None:
+    with pytest.raises(ValidationError, match=rf"labels\.route\n.*at most {MAX_LABEL_VALUE_CHARS}"):
+        completion(labels={"route": "v" * (MAX_LABEL_VALUE_CHARS + 1)})
+    with pytest.raises(ValidationError, match="at least 1 character"):
+        completion(labels={"": "v"})
 
 
 def test_model_name_length_is_capped() -> None:

@@ -8,6 +8,7 @@ import orjson
 import pytest
 import zstandard
 
+from meterstream_contracts import Completion
 from meterstream_contracts.api_keys import ApiKeyStore, hash_key
 from meterstream_contracts.examples import load_examples
 from meterstream_gateway.body import BadBody, BodyTooLarge, decompress, split_items
@@ -62,3 +63,23 @@ def test_keys_are_matched_by_hash_only() -> None:
     store = ApiKeyStore.from_settings(f"acme:{hash_key('secret-1')}", None)
     assert store.project_for("secret-1") == "acme"
     assert store.project_for("secret-2") is None
+
+
+def test_ndjson_lines_without_a_project_get_the_key_s_and_others_are_judged_as_objects() -> None:
+    event = orjson.loads(load_examples("completion").valid[0])
+    event.pop("project")
+    line = orjson.dumps(event)
+    labelled = orjson.dumps({**event, "labels": {"project": "someone-else"}})
+    foreign = orjson.dumps({**event, "project": "someone-else"})
+    escaped = line.replace(b"{", b'{"\\u0070roject":"someone-else",', 1)
+    items = [line, b"   " + line, labelled, foreign, escaped, b"{}", b"[1]", b"42"]
+    checked = check_items(items, project="mine")
+    assert [e.project for e in checked.events] == ["mine"] * 3
+    labelled_event = checked.events[2]
+    assert isinstance(labelled_event, Completion)
+    assert labelled_event.labels == {"project": "someone-else"}
+    # A project spelled with an escape is the item's own, as JSON reads it: a foreign one.
+    assert checked.foreign_projects == {"someone-else"}
+    reasons = {r.index: r.reason for r in checked.rejected}
+    assert reasons[5].startswith("kind: None")
+    assert reasons[6] == reasons[7] == "<event>: expected a JSON object"

@@ -25,9 +25,14 @@ def describe_validation_error(error: ValidationError, *, limit: int = 5) -> str:
     """One line per problem, each naming the field path: `latency_ms: Input should be ...`."""
     parts: list[str] = []
     for item in error.errors(include_url=False)[:limit]:
-        location = ".".join(str(part) for part in item["loc"]) or "<event>"
+        location = ".".join(_short(str(part)) for part in item["loc"]) or "<event>"
         parts.append(f"{location}: {item['msg']}")
     extra = error.error_count() - limit
     if extra > 0:
         parts.append(f"... and {extra} more")
     return "; ".join(parts)
+
+
+def _short(part: str, chars: int = 80) -> str:
+    """A location part as quoted in an error: a label key of any length is cut short."""
+    return part if len(part) <= chars else part[: chars - 3] + "..."

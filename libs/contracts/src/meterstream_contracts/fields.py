@@ -81,19 +81,8 @@ def new_uuid() -> UUID:
     return UUID(int=(getrandbits(128) & _VERSION_MASK) | _VERSION_4)
 
 
-def _check_labels(labels: dict[str, str]) -> dict[str, str]:
-    if len(labels) > MAX_LABELS:
-        raise ValueError(f"at most {MAX_LABELS} labels, got {len(labels)}")
-    for key, value in labels.items():
-        if not 0 < len(key) <= MAX_LABEL_KEY_CHARS:
-            raise ValueError(f"label key {key[:80]!r} must be 1..{MAX_LABEL_KEY_CHARS} characters")
-        if len(value) > MAX_LABEL_VALUE_CHARS:
-            raise ValueError(
-                f"label {key!r} value has {len(value)} characters, "
-                f"the limit is {MAX_LABEL_VALUE_CHARS}"
-            )
-    return labels
+LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LABEL_KEY_CHARS)]
+LabelValue = Annotated[str, StringConstraints(max_length=MAX_LABEL_VALUE_CHARS)]
 
-
-Labels = Annotated[dict[str, str], AfterValidator(_check_labels)]
+Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=MAX_LABELS)]
 """Free-form string attributes, capped in count and size."""

@@ -54,7 +54,7 @@ class TopicSpec:
             values = [getattr(record, name) for name in self.key_fields]
         else:
             values = [record.get(name) for name in self.key_fields]
-        return "/".join("" if value is None else str(value) for value in values).encode()
+        return "/".join(["" if value is None else str(value) for value in values]).encode()
 
 
 def _raw(
