@@ -29,7 +29,12 @@ from meterstream_contracts import (
 from meterstream_contracts.derived import CostEntry, FeedbackRollup, InferenceRollup
 from meterstream_derivations.definitions import DefinitionSet
 from meterstream_derivations.feedback import KeyInfo, build_feedback_partials
-from meterstream_derivations.inference import Call, Prices, build_partials_from_calls
+from meterstream_derivations.inference import (
+    Call,
+    Prices,
+    build_partials_from_calls,
+    trusted_calls,
+)
 from meterstream_derivations.ledger import api_cost_entries, gpu_cost_entries
 from meterstream_pricing import PricingRegistry
 
@@ -54,30 +59,36 @@ def _trusted_records(value: bytes) -> list[Any]:
     return records
 
 
-def completions_of(
-    value: bytes, *, origin: MessageOrigin, validated: bool
-) -> tuple[Sequence[dict[str, Any] | Completion], list[Call]]:
-    """The completions of one message (plain records, or models on the careful path)
-    and their rollup calls.
+def calls_of(value: bytes, *, origin: MessageOrigin, validated: bool) -> list[Call]:
+    """The rollup calls of one message's completions.
 
     Envelopes marked validated were checked by their producer against the
-    contract, so their lines are read with orjson alone; anything else (or a
+    contract, so only the fields rollups use are decoded; anything else (or a
     marked envelope that does not hold what the mark promised) goes through
     the contract, and invalid events are skipped (the sink dead-letters them).
     """
+    calls = trusted_calls(value) if validated else None
+    if calls is None:
+        return [Call.of(event) for event in _careful_completions(value, origin)]
+    return calls
+
+
+def completion_records(
+    value: bytes, *, origin: MessageOrigin, validated: bool
+) -> Sequence[dict[str, Any] | Completion]:
+    """The completions of one message whole, for metric definitions: plain records
+    from a trusted envelope, models from the careful path."""
     if validated:
         try:
-            records = _trusted_records(value)
-            return records, [Call.from_record(record) for record in records]
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            return _trusted_records(value)
+        except orjson.JSONDecodeError:
             pass
+    return _careful_completions(value, origin)
+
+
+def _careful_completions(value: bytes, origin: MessageOrigin) -> list[Completion]:
     decoded = decode_envelope(value, kind="completion", origin=origin)
-    events = [event for event in decoded.events if isinstance(event, Completion)]
-    return events, [Call.of(e) for e in events]
-
-
-def calls_of(value: bytes, *, origin: MessageOrigin, validated: bool) -> list[Call]:
-    return completions_of(value, origin=origin, validated=validated)[1]
+    return [event for event in decoded.events if isinstance(event, Completion)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +108,7 @@ def completion_outputs(
     pricing: PricingRegistry,
     definitions: DefinitionSet | None = None,
 ) -> CompletionOutputs:
-    records, calls = completions_of(value, origin=origin, validated=validated)
+    calls = calls_of(value, origin=origin, validated=validated)
     result = build_partials_from_calls(
         calls,
         window_seconds=windows,
@@ -107,6 +118,7 @@ def completion_outputs(
     )
     results: list[dict[str, Any]] = []
     if definitions is not None and any(definitions.any_for(p) for p in {c.project for c in calls}):
+        records = completion_records(value, origin=origin, validated=validated)
         for line, item in enumerate(records):
             record = item if isinstance(item, dict) else item.model_dump(mode="json")
             record.setdefault(
