@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import orjson
 import pytest
 
 from meterstream_contracts import Completion
@@ -69,6 +70,24 @@ def test_a_window_merges_each_partial_once_whatever_is_replayed() -> None:
     assert record.input_tokens == 3000
     assert record.cost_usd == pytest.approx(3 * (1000 * 1.0 + 500 * 2.0) / 1e6)
     assert record.decode_tokens_per_s == pytest.approx(1000 / (2 * 0.08))  # ok calls only
+
+
+def test_a_window_s_state_is_a_copy_that_restores_it_whole() -> None:
+    pricing = registry()
+    first = partials("0:1", [call(1), call(2, status="error")], pricing)
+    later = partials("0:2", [call(3)], pricing)
+    window = MergedWindow.for_partial(first[0])
+    window.absorb(first[0])
+    state = window.state()
+    snapshot = orjson.loads(
+        orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS)
+    )  # what the changelog would carry
+    window.absorb(later[0])  # merging on must not reach into the state written before
+    assert orjson.loads(orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS)) == snapshot
+    restored = MergedWindow.from_state(state)
+    assert restored.absorb(first[0]) is False  # the marks came back
+    assert restored.absorb(later[0]) is True
+    assert restored == window
 
 
 def test_totals_take_every_window_of_a_slice_once() -> None:

@@ -12,7 +12,7 @@ a crash without double counting.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +28,10 @@ def slice_of(partial_id: str) -> tuple[str, int]:
         return namespace, int(offset)
     except ValueError:
         return partial_id, 0
+
+
+def _copy_marks(marks: dict[str, list[int]]) -> dict[str, list[int]]:
+    return {namespace: list(offsets) for namespace, offsets in marks.items()}
 
 
 def _first_time(marks: dict[str, list[int]], partial_id: str, within: int = 0) -> bool:
@@ -123,7 +127,14 @@ class MergedWindow:
         )
 
     def state(self) -> dict[str, Any]:
-        return asdict(self)
+        """A copy for the table; its containers are flat, so a copy one level deep (asdict's
+        recursive deepcopy cost more than the merge itself)."""
+        state = self.__dict__.copy()
+        state["errors"] = dict(self.errors)
+        state["latency_bins"] = dict(self.latency_bins)
+        state["ttft_bins"] = dict(self.ttft_bins)
+        state["marks"] = _copy_marks(self.marks)
+        return state
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> MergedWindow:
@@ -179,7 +190,9 @@ class ModelTotals:
         )
 
     def state(self) -> dict[str, Any]:
-        return asdict(self)
+        state = self.__dict__.copy()
+        state["marks"] = _copy_marks(self.marks)
+        return state
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> ModelTotals:
