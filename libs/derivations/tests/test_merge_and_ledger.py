@@ -6,13 +6,22 @@ from datetime import UTC, date, datetime, timedelta
 
 import orjson
 import pytest
+from pydantic import ValidationError
 
 from meterstream_contracts import Completion
 from meterstream_contracts.derived import InferenceRollup
 from meterstream_contracts.events import CompletionStatus
 from meterstream_derivations.inference import Call, build_partials_from_calls
 from meterstream_derivations.ledger import original_id, plan_repricing
-from meterstream_derivations.merge import MergedWindow, ModelTotals, ProjectTotals, slice_of
+from meterstream_derivations.merge import (
+    MergedWindow,
+    ModelTotals,
+    Partial,
+    PartialSums,
+    ProjectTotals,
+    decode_partials,
+    slice_of,
+)
 from meterstream_pricing import ModelPrice, PricingRegistry
 
 T0 = datetime(2026, 11, 20, 10, 0, 0, tzinfo=UTC)
@@ -88,6 +97,35 @@ def test_a_window_s_state_is_a_copy_that_restores_it_whole() -> None:
     assert restored.absorb(first[0]) is False  # the marks came back
     assert restored.absorb(later[0]) is True
     assert restored == window
+
+
+def test_partials_decoded_from_the_topic_merge_exactly_as_the_models_do() -> None:
+    pricing = registry()
+    made = [
+        *partials("0:1", [call(1), call(2, status="error"), call(15)], pricing),
+        *partials("0:2", [call(3, tokens_in=7)], pricing),
+    ]
+    decoded = decode_partials(b"\n".join(p.model_dump_json().encode() for p in made))
+    assert [type(p) for p in decoded] == [PartialSums] * len(made)
+    by_model: dict[tuple[int, int], MergedWindow] = {}
+    by_decoded: dict[tuple[int, int], MergedWindow] = {}
+    sources: list[tuple[list[Partial], dict[tuple[int, int], MergedWindow]]] = [
+        (list(made), by_model),
+        (decoded, by_decoded),
+    ]
+    for source, into in sources:
+        for partial in source:
+            key = (partial.window_seconds, int(partial.window_start.timestamp()))
+            window = into.setdefault(key, MergedWindow.for_partial(partial))
+            window.absorb(partial)
+    assert by_decoded == by_model
+    assert sum(w.count for (length, _), w in by_decoded.items() if length == 10) == 4
+
+
+def test_a_partial_that_breaks_the_contract_is_refused_with_its_reason() -> None:
+    good = partials("0:1", [call(1)], registry())[0].model_dump_json().encode()
+    with pytest.raises(ValidationError, match="count"):
+        decode_partials(good + b"\n" + good.replace(b'"count":1', b'"count":-1'))
 
 
 def test_totals_take_every_window_of_a_slice_once() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 import msgspec
 
@@ -20,6 +20,9 @@ from meterstream_contracts import Completion, split_envelope
 from meterstream_contracts.derived import CostEntry, InferenceRollup
 from meterstream_derivations.sketch import RELATIVE_ACCURACY, QuantileSketch, add_bins
 from meterstream_pricing import ModelPrice, PricingRegistry, UnknownModelPrice
+
+if TYPE_CHECKING:
+    from meterstream_derivations.merge import Partial
 
 DAY_S: Final = 86_400
 
@@ -61,7 +64,7 @@ class RollupSums(Protocol):
     decode_tokens: int
 
 
-def add_sums(into: RollupSums, other: RollupSums | InferenceRollup) -> None:
+def add_sums(into: RollupSums, other: RollupSums | Partial) -> None:
     """Add `other`'s counts, tokens, cost, sketch bins and decode time to `into`: the one
     place these sums are written, for the buckets of one message and the merged windows."""
     into.count += other.count

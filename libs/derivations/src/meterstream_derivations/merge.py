@@ -14,11 +14,54 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
+
+from meterstream_contracts import split_envelope
 from meterstream_contracts.derived import InferenceRollup, InferenceWindow, UsageTotals
 from meterstream_derivations.inference import add_sums
 from meterstream_derivations.sketch import QuantileSketch
+
+_Count = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class PartialSums(msgspec.Struct, frozen=True, gc=False):
+    """The fields of a partial (an InferenceRollup) that merging uses, decoded straight
+    from the partials topic's JSON: the merge stage reads every partial the first phase
+    writes, and validating each again as a model cost more than merging it."""
+
+    project: str
+    model: str
+    window_start: datetime
+    window_seconds: Annotated[int, msgspec.Meta(gt=0)]
+    partial_id: str
+    count: _Count
+    errors: dict[str, _Count] = {}
+    input_tokens: _Count = 0
+    output_tokens: _Count = 0
+    cached_tokens: _Count = 0
+    cost_usd: float = 0.0  # negative in a re-pricing adjustment
+    latency_bins: dict[int, _Count] = {}
+    ttft_bins: dict[int, _Count] = {}
+    decode_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    decode_tokens: _Count = 0
+
+
+Partial = InferenceRollup | PartialSums
+"""A partial as merging reads it: the model, or its sums decoded from a trusted topic."""
+
+_PARTIALS = msgspec.json.Decoder(list[PartialSums])
+
+
+def decode_partials(value: bytes) -> list[Partial]:
+    """The partials of one envelope of the partials topic (written by the first phase):
+    decoded in one call; line by line through the contract when that fails, so a bad
+    line is refused with the contract's reasons."""
+    try:
+        return list(_PARTIALS.decode(b"[" + value.replace(b"\n", b",") + b"]"))
+    except msgspec.DecodeError:
+        return [InferenceRollup.model_validate_json(line) for line in split_envelope(value)]
 
 
 def slice_of(partial_id: str) -> tuple[str, int]:
@@ -78,7 +121,7 @@ class MergedWindow:
     marks: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
-    def for_partial(cls, partial: InferenceRollup) -> MergedWindow:
+    def for_partial(cls, partial: Partial) -> MergedWindow:
         return cls(
             partial.project, partial.model, _epoch(partial.window_start), partial.window_seconds
         )
@@ -87,7 +130,7 @@ class MergedWindow:
     def end(self) -> int:
         return self.window_start + self.window_seconds
 
-    def absorb(self, partial: InferenceRollup) -> bool:
+    def absorb(self, partial: Partial) -> bool:
         """Merge a partial; False (and no change) when it was merged before."""
         if not _first_time(self.marks, partial.partial_id):
             return False
@@ -160,7 +203,7 @@ class ModelTotals:
     cost_usd: float = 0.0
     marks: dict[str, list[int]] = field(default_factory=dict)
 
-    def absorb(self, partial: InferenceRollup) -> bool:
+    def absorb(self, partial: Partial) -> bool:
         """Merge a partial of the shortest window length (every event is in one)."""
         if not _first_time(self.marks, partial.partial_id, _epoch(partial.window_start)):
             return False

@@ -6,7 +6,7 @@ from typing import Any
 
 from meterstream_contracts import TOPICS, split_envelope
 from meterstream_contracts.derived import CostEntry, InferenceRollup, UsageTotals
-from meterstream_derivations.merge import ProjectTotals
+from meterstream_derivations.merge import ProjectTotals, decode_partials
 from meterstream_workers.first_phase import completion_outputs
 from meterstream_workers.merge_stage import MergeStage
 from meterstream_workers.wiring import Wiring, is_validated, origin_of
@@ -54,10 +54,7 @@ def add_inference_agents(w: Wiring) -> MergeStage:
     @w.app.agent(w.topic(PARTIALS))
     async def merge(stream: Any) -> None:
         async for event in stream.events():
-            partials = [
-                InferenceRollup.model_validate_json(line)
-                for line in split_envelope(event.value or b"")
-            ]
+            partials = decode_partials(event.value or b"")
             for key, state in stage.absorb(partials, merged.get):
                 merged[key] = state
             for project, model in {(p.project, p.model) for p in partials}:

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from meterstream_contracts.derived import InferenceRollup, InferenceWindow, UsageTotals
-from meterstream_derivations.merge import MergedWindow, ModelTotals
+from meterstream_contracts.derived import InferenceWindow, UsageTotals
+from meterstream_derivations.merge import MergedWindow, ModelTotals, Partial
 
 WINDOW = "w"
 TOTALS = "t"
 
 
-def window_key(partial: InferenceRollup) -> str:
+def window_key(partial: Partial) -> str:
     start = int(partial.window_start.timestamp())
     return f"{WINDOW}|{partial.project}|{partial.model}|{partial.window_seconds}|{start}"
 
@@ -78,7 +78,7 @@ class MergeStage:
         self.dirty.add(key)
 
     def absorb(
-        self, partials: Iterable[InferenceRollup], stored: Any
+        self, partials: Iterable[Partial], stored: Any
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         """Merge partials; yields (table key, new state) for each state that changed.
 
@@ -108,7 +108,7 @@ class MergeStage:
                 self.open_windows.add(key)
             yield key, state.state()
 
-    def _load_window(self, key: str, partial: InferenceRollup, stored: Any) -> MergedWindow:
+    def _load_window(self, key: str, partial: Partial, stored: Any) -> MergedWindow:
         state = stored(key)
         window = (
             MergedWindow.for_partial(partial) if state is None else MergedWindow.from_state(state)
@@ -116,7 +116,7 @@ class MergeStage:
         self.windows[key] = window
         return window
 
-    def _load_totals(self, key: str, partial: InferenceRollup, stored: Any) -> ModelTotals:
+    def _load_totals(self, key: str, partial: Partial, stored: Any) -> ModelTotals:
         state = stored(key)
         totals = (
             ModelTotals(partial.project, partial.model)
