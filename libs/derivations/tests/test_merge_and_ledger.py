@@ -156,6 +156,30 @@ def test_project_totals_keep_the_latest_of_each_model() -> None:
     assert record.cost_usd == pytest.approx(1.5)
 
 
+def test_calls_either_side_of_midnight_take_their_own_day_s_price_version() -> None:
+    pricing = registry()
+    midnight = datetime(2026, 11, 21, tzinfo=UTC)
+    pricing.register(ModelPrice("openai", "m", date(2026, 11, 21), 10.0, 20.0, published_at=T0))
+    calls = [
+        call(int((at - T0).total_seconds()))
+        for at in (midnight - timedelta(seconds=5), midnight + timedelta(seconds=5))
+    ]
+    result = build_partials_from_calls(
+        calls, window_seconds=(10, 60), partial_id="0:1", pricing=pricing, as_of=midnight
+    )
+    by_day = {entry.window_start.day: entry for entry in result.ledger}
+    assert by_day[20].price_version != by_day[21].price_version
+    assert by_day[20].cost_usd == pytest.approx((1000 * 1.0 + 500 * 2.0) / 1e6)
+    assert by_day[21].cost_usd == pytest.approx((1000 * 10.0 + 500 * 20.0) / 1e6)
+
+
+def test_a_shortest_window_that_does_not_divide_a_day_is_refused() -> None:
+    with pytest.raises(ValueError, match="7 s must divide a day"):
+        build_partials_from_calls(
+            [call(1)], window_seconds=(7, 14), partial_id="0:1", pricing=registry()
+        )
+
+
 def test_prices_published_after_a_message_was_appended_do_not_apply_to_it() -> None:
     pricing = registry()
     later = ModelPrice(

@@ -194,10 +194,13 @@ def build_partials(
 
 
 def _shortest(lengths: tuple[int, ...]) -> int:
-    """The shortest window length, which every other one must be a multiple of."""
+    """The shortest window length, which every other one must be a multiple of, and
+    which must divide a day (a bucket of it then lies within one UTC day's prices)."""
     shortest = min(lengths)
     if any(length % shortest for length in lengths):
         raise ValueError(f"window lengths {lengths} must be multiples of the shortest")
+    if DAY_S % shortest:
+        raise ValueError(f"the shortest window length {shortest} s must divide a day")
     return shortest
 
 
@@ -212,43 +215,26 @@ def build_partials_from_calls(
     """Partials for one or several window lengths in one pass over the calls, and the
     cost ledger's lines for the same calls (bucketed by the shortest window).
 
-    Each call is priced, binned and summed once, into the bucket of its shortest
-    window (and provider and price version); each window of every length is then the
+    Each call is binned and summed once, into the bucket of its shortest window (and
+    provider); each bucket is priced once, and each window of every length is then the
     sum of its buckets. Window lengths must be multiples of the shortest.
     """
     lengths = (window_seconds,) if isinstance(window_seconds, int) else window_seconds
     shortest = _shortest(lengths)
-    prices = Prices(pricing, as_of)
     index = QuantileSketch().index
-    buckets: dict[tuple[str, str, str, int, str], _Bucket] = {}
-    unpriced: dict[tuple[str, str], int] = {}
+    sums: dict[tuple[str, str, str, int], _Bucket] = {}
     for call in calls:
         epoch = int(call.time.timestamp())
-        provider = call.provider or ""
-        price = prices.on_day(provider, call.model, epoch // DAY_S)
-        key = (
-            call.project,
-            call.model,
-            provider,
-            epoch - epoch % shortest,
-            "" if price is None else price.version,
-        )
-        bucket = buckets.get(key)
+        key = (call.project, call.model, call.provider or "", epoch - epoch % shortest)
+        bucket = sums.get(key)
         if bucket is None:
-            bucket = buckets[key] = _Bucket()
+            bucket = sums[key] = _Bucket()
         bucket.count += 1
         if call.status != "ok":
             bucket.errors[call.status] = bucket.errors.get(call.status, 0) + 1
         bucket.input_tokens += call.input_tokens
         bucket.output_tokens += call.output_tokens
         bucket.cached_tokens += call.cached_tokens
-        if price is None:
-            ident = (provider, call.model)
-            unpriced[ident] = unpriced.get(ident, 0) + 1
-        else:
-            bucket.cost_usd += price.cost_of(
-                call.input_tokens, call.output_tokens, call.cached_tokens
-            )
         latency = index(call.latency_ms)
         bucket.latency_bins[latency] = bucket.latency_bins.get(latency, 0) + 1
         if call.ttft_ms is not None:
@@ -257,6 +243,20 @@ def build_partials_from_calls(
             if call.status == "ok":
                 bucket.decode_seconds += (call.latency_ms - call.ttft_ms) / 1000
                 bucket.decode_tokens += call.output_tokens
+    # A bucket lies within one UTC day, so within one price version: it is priced once,
+    # from its token sums (cost is linear in the token counts, as reconcile computes it).
+    prices = Prices(pricing, as_of)
+    buckets: dict[tuple[str, str, str, int, str], _Bucket] = {}
+    unpriced: dict[tuple[str, str], int] = {}
+    for (project, model, provider, start), bucket in sums.items():
+        price = prices.on_day(provider, model, start // DAY_S)
+        if price is None:
+            unpriced[(provider, model)] = unpriced.get((provider, model), 0) + bucket.count
+        else:
+            bucket.cost_usd = price.cost_of(
+                bucket.input_tokens, bucket.output_tokens, bucket.cached_tokens
+            )
+        buckets[(project, model, provider, start, "" if price is None else price.version)] = bucket
     windows: dict[tuple[str, str, int, int], _Bucket] = {}
     for (project, model, _, start, _), bucket in buckets.items():
         for length in lengths:
