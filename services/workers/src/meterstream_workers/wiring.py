@@ -41,7 +41,7 @@ def envelopes(topic: str, records: Iterable[BaseModel | dict[str, Any]]) -> dict
     by_key: dict[bytes, list[bytes]] = {}
     for record in records:
         line = (
-            record.model_dump_json().encode()
+            record.__pydantic_serializer__.to_json(record)
             if isinstance(record, BaseModel)
             else orjson.dumps(record)
         )
