@@ -35,14 +35,19 @@ def registry() -> PricingRegistry:
 
 
 def call(
-    second: int, *, tokens_in: int = 1000, tokens_out: int = 500, status: CompletionStatus = "ok"
+    second: int,
+    *,
+    tokens_in: int = 1000,
+    tokens_out: int = 500,
+    status: CompletionStatus = "ok",
+    provider: str = "openai",
 ) -> Call:
     at = T0 + timedelta(seconds=second)
     return Call.of(
         Completion(
             project="p",
             model="m",
-            provider="openai",
+            provider=provider,
             time=at,
             started_at=at,
             latency_ms=100.0,
@@ -171,6 +176,26 @@ def test_calls_either_side_of_midnight_take_their_own_day_s_price_version() -> N
     assert by_day[20].price_version != by_day[21].price_version
     assert by_day[20].cost_usd == pytest.approx((1000 * 1.0 + 500 * 2.0) / 1e6)
     assert by_day[21].cost_usd == pytest.approx((1000 * 10.0 + 500 * 20.0) / 1e6)
+
+
+def test_a_window_of_several_buckets_sums_them_and_leaves_each_bucket_s_ledger_line_alone() -> None:
+    pricing = registry()
+    calls = [call(1), call(15, tokens_in=10), call(25, status="error"), call(2, provider="azure")]
+    result = build_partials_from_calls(
+        calls, window_seconds=(10, 60), partial_id="0:1", pricing=pricing, as_of=APPENDED
+    )
+    minute = [p for p in result.partials if p.window_seconds == 60]
+    assert [(p.count, p.input_tokens, p.errors) for p in minute] == [(4, 3010, {"error": 1})]
+    assert sum(minute[0].latency_bins.values()) == 4
+    first_ten = next(p for p in result.partials if p.window_seconds == 10)
+    assert (first_ten.count, sum(first_ten.latency_bins.values())) == (2, 2)  # two providers
+    lines = sorted((e.provider, e.count, e.input_tokens) for e in result.ledger)
+    assert lines == [
+        ("azure", 1, 1000),
+        ("openai", 1, 10),
+        ("openai", 1, 1000),
+        ("openai", 1, 1000),
+    ]
 
 
 def test_a_shortest_window_that_does_not_divide_a_day_is_refused() -> None:

@@ -258,12 +258,20 @@ def build_partials_from_calls(
             )
         buckets[(project, model, provider, start, "" if price is None else price.version)] = bucket
     windows: dict[tuple[str, str, int, int], _Bucket] = {}
+    alone: set[tuple[str, str, int, int]] = set()
     for (project, model, _, start, _), bucket in buckets.items():
         for length in lengths:
             window_key = (project, model, length, start - start % length)
             window = windows.get(window_key)
-            if window is None:
-                window = windows[window_key] = _Bucket()
+            if window is None:  # a window of one bucket is that bucket, read as it is
+                windows[window_key] = bucket
+                alone.add(window_key)
+                continue
+            if window_key in alone:  # a second bucket: the window gets sums of its own
+                alone.discard(window_key)
+                first, window = window, _Bucket()
+                add_sums(window, first)
+                windows[window_key] = window
             add_sums(window, bucket)
     partials = [
         InferenceRollup(

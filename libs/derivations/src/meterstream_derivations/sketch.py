@@ -28,6 +28,9 @@ MIN_INDEXABLE: Final = 1e-9
 
 def add_bins(into: dict[int, int], bins: Mapping[int, int]) -> None:
     """Merge sketch bins into others (counts of the same index add up)."""
+    if not into:
+        into.update(bins)
+        return
     for key, count in bins.items():
         into[key] = into.get(key, 0) + count
 
