@@ -46,6 +46,7 @@ _STATUSES = frozenset({"ok", "error", "timeout", "cancelled"})
 _INFINITY = math.inf
 _NO_LABELS: dict[str, str] = {}
 _COMPLETIONS = TOPICS.for_kind("completion").name
+_AS_LINE = orjson.OPT_APPEND_NEWLINE
 
 
 class _Api:
@@ -130,6 +131,7 @@ class _Api:
             self._name("model", model)
         emitter = self._emitter
         event_id = emitter.ids.next()
+        completion_id = completion_id or event_id
         now = datetime.now(UTC)
         record = {
             "event_id": event_id,
@@ -137,7 +139,7 @@ class _Api:
             "schema_version": 1,
             "project": project,
             "time": now,
-            "completion_id": completion_id or event_id,
+            "completion_id": completion_id,
             "model": model,
             "provider": provider,
             "started_at": started_at or now,
@@ -151,9 +153,9 @@ class _Api:
             "streamed": streamed,
             "labels": self._labels(labels) if labels else _NO_LABELS,
         }
-        line = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+        line = orjson.dumps(record, option=_AS_LINE)
         emitter.buffer.put(_COMPLETIONS, f"{project}/{model}".encode(), line)
-        return record["completion_id"]  # type: ignore[return-value]
+        return completion_id
 
     def completion(
         self,
