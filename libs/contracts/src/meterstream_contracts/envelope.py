@@ -51,10 +51,17 @@ def _fills_origin(kind: str) -> bool:
     return "event_id" in fields and "time" in fields
 
 
-def encode_event(event: Event) -> bytes:
-    """One event as compact JSON (no newline): the model's own serializer, called directly
-    (a third cheaper than through an adapter)."""
+def encode_event(event: BaseModel) -> bytes:
+    """One event (or derived record) as compact JSON (no newline): the model's own
+    serializer, called directly (a third cheaper than through an adapter)."""
     return event.__pydantic_serializer__.to_json(event)
+
+
+def envelope_as_array(value: bytes) -> bytes:
+    """The envelope's lines as one JSON array, for a decoder to read in one call (a third
+    cheaper per event than a call per line). It is valid JSON only when every line is one
+    whole document; when a decoder refuses it, read `split_envelope(value)` line by line."""
+    return b"[" + value.replace(b"\n", b",") + b"]"
 
 
 def split_envelope(value: bytes) -> list[bytes]:

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 import msgspec
 
-from meterstream_contracts import Completion, split_envelope
+from meterstream_contracts import Completion, envelope_as_array, split_envelope
 from meterstream_contracts.derived import CostEntry, InferenceRollup
 from meterstream_derivations.sketch import RELATIVE_ACCURACY, QuantileSketch, add_bins
-from meterstream_pricing import ModelPrice, PricingRegistry, UnknownModelPrice
+from meterstream_pricing import ModelPrice, PricingRegistry, UnknownModelPrice, Usage
 
 if TYPE_CHECKING:
     from meterstream_derivations.merge import Partial
@@ -126,13 +126,9 @@ _CALL = msgspec.json.Decoder(Call)
 
 def trusted_calls(value: bytes) -> list[Call] | None:
     """The calls of an envelope a validating producer wrote (it carried ms-validated),
-    or None when it does not hold what the mark promised.
-
-    The lines are decoded in one call when, joined by commas, they make one JSON
-    array, else line by line (blank lines, one document spread over several lines).
-    """
+    or None when it does not hold what the mark promised."""
     try:
-        return _CALLS.decode(b"[" + value.replace(b"\n", b",") + b"]")
+        return _CALLS.decode(envelope_as_array(value))
     except msgspec.DecodeError:
         pass
     try:
@@ -158,7 +154,7 @@ class Prices:
 
     def on_day(self, provider: str, model: str, day: int) -> ModelPrice | None:
         """The price on UTC day `day` (days since the epoch), for a caller that has the
-        epoch second already (the per-event path: one dict lookup once cached)."""
+        epoch second already (a bucket's start)."""
         try:
             return self._cache[(provider, model, day)]
         except KeyError:
@@ -191,6 +187,16 @@ def build_partials(
         pricing=pricing,
         as_of=as_of,
     )
+
+
+def _summed(buckets: list[_Bucket]) -> _Bucket:
+    """A window's sums: the bucket itself when it is the window's only one."""
+    if len(buckets) == 1:
+        return buckets[0]
+    window = _Bucket()
+    for bucket in buckets:
+        add_sums(window, bucket)
+    return window
 
 
 def _shortest(lengths: tuple[int, ...]) -> int:
@@ -253,26 +259,19 @@ def build_partials_from_calls(
         if price is None:
             unpriced[(provider, model)] = unpriced.get((provider, model), 0) + bucket.count
         else:
-            bucket.cost_usd = price.cost_of(
-                bucket.input_tokens, bucket.output_tokens, bucket.cached_tokens
+            bucket.cost_usd = price.cost_usd(
+                Usage(
+                    input_tokens=bucket.input_tokens,
+                    output_tokens=bucket.output_tokens,
+                    cached_input_tokens=bucket.cached_tokens,
+                )
             )
         buckets[(project, model, provider, start, "" if price is None else price.version)] = bucket
-    windows: dict[tuple[str, str, int, int], _Bucket] = {}
-    alone: set[tuple[str, str, int, int]] = set()
+    members: dict[tuple[str, str, int, int], list[_Bucket]] = {}
     for (project, model, _, start, _), bucket in buckets.items():
         for length in lengths:
-            window_key = (project, model, length, start - start % length)
-            window = windows.get(window_key)
-            if window is None:  # a window of one bucket is that bucket, read as it is
-                windows[window_key] = bucket
-                alone.add(window_key)
-                continue
-            if window_key in alone:  # a second bucket: the window gets sums of its own
-                alone.discard(window_key)
-                first, window = window, _Bucket()
-                add_sums(window, first)
-                windows[window_key] = window
-            add_sums(window, bucket)
+            members.setdefault((project, model, length, start - start % length), []).append(bucket)
+    windows = {key: _summed(group) for key, group in members.items()}
     partials = [
         InferenceRollup(
             project=project,

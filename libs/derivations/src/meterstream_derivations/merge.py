@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from meterstream_contracts import split_envelope
+from meterstream_contracts import envelope_as_array, split_envelope
 from meterstream_contracts.derived import InferenceRollup, InferenceWindow, UsageTotals
 from meterstream_derivations.inference import add_sums
 from meterstream_derivations.sketch import QuantileSketch
@@ -55,11 +55,11 @@ _PARTIALS = msgspec.json.Decoder(list[PartialSums])
 
 
 def decode_partials(value: bytes) -> list[Partial]:
-    """The partials of one envelope of the partials topic (written by the first phase):
-    decoded in one call; line by line through the contract when that fails, so a bad
-    line is refused with the contract's reasons."""
+    """The partials of one envelope of the partials topic (written by the first phase);
+    line by line through the contract when they do not decode, so a bad line is refused
+    with the contract's reasons."""
     try:
-        return list(_PARTIALS.decode(b"[" + value.replace(b"\n", b",") + b"]"))
+        return list(_PARTIALS.decode(envelope_as_array(value)))
     except msgspec.DecodeError:
         return [InferenceRollup.model_validate_json(line) for line in split_envelope(value)]
 

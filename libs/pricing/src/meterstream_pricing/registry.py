@@ -49,29 +49,14 @@ class ModelPrice:
         return as_of is None or self.published_at is None or self.published_at <= as_of
 
     def cost_usd(self, usage: Usage) -> float:
-        return self.cost_of(
-            usage.input_tokens,
-            usage.output_tokens,
-            usage.cached_input_tokens,
-            usage.cache_creation_input_tokens,
-        )
-
-    def cost_of(
-        self,
-        input_tokens: int,
-        output_tokens: int,
-        cached_tokens: int = 0,
-        cache_creation_tokens: int = 0,
-    ) -> float:
-        """USD for token counts (`input_tokens` counts cached and cache-writing ones too);
-        `cost_usd` without building a `Usage`, for the workers' per-event path."""
         cached = self.cached_prompt_per_million
         write = self.cache_write_per_million
         total = (
-            max(0, input_tokens - cached_tokens - cache_creation_tokens) * self.prompt_per_million
-            + cached_tokens * (self.prompt_per_million if cached is None else cached)
-            + cache_creation_tokens * (self.prompt_per_million if write is None else write)
-            + output_tokens * self.completion_per_million
+            usage.uncached_input_tokens * self.prompt_per_million
+            + usage.cached_input_tokens * (self.prompt_per_million if cached is None else cached)
+            + usage.cache_creation_input_tokens
+            * (self.prompt_per_million if write is None else write)
+            + usage.output_tokens * self.completion_per_million
         )
         return total / 1_000_000
 

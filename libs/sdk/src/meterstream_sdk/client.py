@@ -17,9 +17,6 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any, Literal, ParamSpec, TypeVar
 
-import orjson
-
-from meterstream_contracts import TOPICS
 from meterstream_contracts.fields import (
     MAX_LABEL_KEY_CHARS,
     MAX_LABEL_VALUE_CHARS,
@@ -45,8 +42,6 @@ _PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _STATUSES = frozenset({"ok", "error", "timeout", "cancelled"})
 _INFINITY = math.inf
 _NO_LABELS: dict[str, str] = {}
-_COMPLETIONS = TOPICS.for_kind("completion").name
-_AS_LINE = orjson.OPT_APPEND_NEWLINE
 
 
 class _Api:
@@ -135,8 +130,6 @@ class _Api:
         now = datetime.now(UTC)
         record = {
             "event_id": event_id,
-            "kind": "completion",
-            "schema_version": 1,
             "project": project,
             "time": now,
             "completion_id": completion_id,
@@ -153,8 +146,7 @@ class _Api:
             "streamed": streamed,
             "labels": self._labels(labels) if labels else _NO_LABELS,
         }
-        line = orjson.dumps(record, option=_AS_LINE)
-        emitter.buffer.put(_COMPLETIONS, f"{project}/{model}".encode(), line)
+        emitter.emit("completion", record)
         return completion_id
 
     def completion(

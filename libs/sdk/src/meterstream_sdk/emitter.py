@@ -41,6 +41,19 @@ class DeliveryCounters:
     retries: int = 0
 
 
+_AS_LINE = orjson.OPT_APPEND_NEWLINE
+
+
+def _key_of(fields: tuple[str, ...]) -> Callable[[dict[str, Any]], bytes]:
+    """A topic's message key from a record: its key fields (required strings in every
+    contract) joined by '/', as `TopicSpec.key_of` makes it."""
+    if len(fields) == 1:
+        (name,) = fields
+        return lambda record: record[name].encode()
+    values = itemgetter(*fields)
+    return lambda record: "/".join(values(record)).encode()
+
+
 class Emitter:
     def __init__(
         self,
@@ -71,27 +84,24 @@ class Emitter:
             may_block=lambda: threading.get_ident() != self._loop_thread,
         )
         self._routes = {
-            spec.kind: (spec.name, itemgetter(*spec.key_fields), len(spec.key_fields))
-            for spec in TOPICS.event_topics
+            spec.kind: (spec.name, _key_of(spec.key_fields)) for spec in TOPICS.event_topics
         }
         self._loop_thread: int | None = None
         self.collectors: list[Callable[[], list[tuple[str, dict[str, Any]]]]] = []
         """Called before each flush for events aggregated in-process (instrument points)."""
 
     def emit(self, kind: str, record: dict[str, Any]) -> str:
-        """Fill the common fields, encode and buffer one event; returns its event_id."""
-        event_id = record.get("event_id")
-        if event_id is None:
-            event_id = record["event_id"] = self.ids.next()
-        record["kind"] = kind
-        record["schema_version"] = 1
+        """Fill the common fields the record lacks (event_id, time), encode and buffer it;
+        returns its event_id."""
+        if "event_id" not in record:
+            record["event_id"] = self.ids.next()
         if "time" not in record:
             record["time"] = datetime.now(UTC)
-        topic, key_values, width = self._routes[kind]
-        values = key_values(record)  # key fields are required strings in every contract
-        key = (values if width == 1 else "/".join(values)).encode()
-        self.buffer.put(topic, key, orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
-        return str(event_id)
+        record["kind"] = kind
+        record["schema_version"] = 1
+        topic, key_of = self._routes[kind]
+        self.buffer.put(topic, key_of(record), orjson.dumps(record, option=_AS_LINE))
+        return str(record["event_id"])
 
     def _wake_flusher(self) -> None:
         if self._loop is not None and self._wake is not None:

@@ -24,6 +24,7 @@ from meterstream_contracts import (
     MetricValue,
     Preference,
     decode_envelope,
+    envelope_as_array,
     split_envelope,
 )
 from meterstream_contracts.derived import CostEntry, FeedbackRollup, InferenceRollup
@@ -49,18 +50,19 @@ def appended_at(origin: MessageOrigin) -> datetime:
 
 
 def _trusted_records(value: bytes) -> list[Any]:
-    """The JSON values of an envelope's lines: in one parse when the lines, joined by
-    commas, make one JSON array (a third cheaper per event than a parse per line),
-    else line by line (blank lines, one document spread over several lines)."""
+    """The JSON values of an envelope's lines."""
     try:
-        records: list[Any] = orjson.loads(b"[" + value.replace(b"\n", b",") + b"]")
+        records: list[Any] = orjson.loads(envelope_as_array(value))
     except orjson.JSONDecodeError:
         return [orjson.loads(line) for line in split_envelope(value)]
     return records
 
 
-def calls_of(value: bytes, *, origin: MessageOrigin, validated: bool) -> list[Call]:
-    """The rollup calls of one message's completions.
+def read_completions(
+    value: bytes, *, origin: MessageOrigin, validated: bool
+) -> tuple[list[Call], list[Completion] | None]:
+    """The rollup calls of one message's completions, and the completions themselves
+    when the contract had to read them (None on the trusted path).
 
     Envelopes marked validated were checked by their producer against the
     contract, so only the fields rollups use are decoded; anything else (or a
@@ -68,22 +70,14 @@ def calls_of(value: bytes, *, origin: MessageOrigin, validated: bool) -> list[Ca
     the contract, and invalid events are skipped (the sink dead-letters them).
     """
     calls = trusted_calls(value) if validated else None
-    if calls is None:
-        return [Call.of(event) for event in _careful_completions(value, origin)]
-    return calls
+    if calls is not None:
+        return calls, None
+    events = _careful_completions(value, origin)
+    return [Call.of(event) for event in events], events
 
 
-def completion_records(
-    value: bytes, *, origin: MessageOrigin, validated: bool
-) -> Sequence[dict[str, Any] | Completion]:
-    """The completions of one message whole, for metric definitions: plain records
-    from a trusted envelope, models from the careful path."""
-    if validated:
-        try:
-            return _trusted_records(value)
-        except orjson.JSONDecodeError:
-            pass
-    return _careful_completions(value, origin)
+def calls_of(value: bytes, *, origin: MessageOrigin, validated: bool) -> list[Call]:
+    return read_completions(value, origin=origin, validated=validated)[0]
 
 
 def _careful_completions(value: bytes, origin: MessageOrigin) -> list[Completion]:
@@ -108,7 +102,7 @@ def completion_outputs(
     pricing: PricingRegistry,
     definitions: DefinitionSet | None = None,
 ) -> CompletionOutputs:
-    calls = calls_of(value, origin=origin, validated=validated)
+    calls, events = read_completions(value, origin=origin, validated=validated)
     result = build_partials_from_calls(
         calls,
         window_seconds=windows,
@@ -118,7 +112,10 @@ def completion_outputs(
     )
     results: list[dict[str, Any]] = []
     if definitions is not None and any(definitions.any_for(p) for p in {c.project for c in calls}):
-        records = completion_records(value, origin=origin, validated=validated)
+        # whole records for the definitions, from the same path the calls came from
+        records: Sequence[dict[str, Any] | Completion] = (
+            _trusted_records(value) if events is None else events
+        )
         for line, item in enumerate(records):
             record = item if isinstance(item, dict) else item.model_dump(mode="json")
             record.setdefault(

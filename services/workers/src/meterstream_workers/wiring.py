@@ -12,7 +12,7 @@ import faust
 import orjson
 from pydantic import BaseModel
 
-from meterstream_contracts import TOPICS, MessageOrigin
+from meterstream_contracts import TOPICS, MessageOrigin, encode_event
 from meterstream_contracts.envelope import VALIDATED_HEADER, VALIDATED_HEADER_VALUE
 from meterstream_kafka import RegistryFeed
 from meterstream_workers.config import WorkerConfig
@@ -40,11 +40,7 @@ def envelopes(topic: str, records: Iterable[BaseModel | dict[str, Any]]) -> dict
     spec = TOPICS.by_name(topic)
     by_key: dict[bytes, list[bytes]] = {}
     for record in records:
-        line = (
-            record.__pydantic_serializer__.to_json(record)
-            if isinstance(record, BaseModel)
-            else orjson.dumps(record)
-        )
+        line = encode_event(record) if isinstance(record, BaseModel) else orjson.dumps(record)
         by_key.setdefault(spec.key_of(record), []).append(line)
     return {key: b"\n".join(lines) for key, lines in by_key.items()}
 
