@@ -181,3 +181,26 @@ def test_metric_key_records_carry_category(offline: Offline) -> None:
     (key,) = decode_envelope(lines[0], kind="metric_key").events
     assert isinstance(key, MetricKey)
     assert key.category == "user"
+
+
+def test_a_completion_leaves_out_only_fields_at_their_contract_default(offline: Offline) -> None:
+    client, _ = offline
+    plain = client.log_completion(model="m", latency_ms=10.0)
+    full = client.log_completion(
+        model="m",
+        latency_ms=10.0,
+        status="error",
+        error_type="RateLimitError",
+        streamed=True,
+        labels={"route": "/chat"},
+    )
+    from meterstream_contracts import decode_envelope
+
+    (envelope,) = client._emitter.buffer.take()
+    assert b'"error_type"' not in envelope.value().split(b"\n")[0]
+    events = {
+        e.completion_id: (e.error_type, e.streamed, e.labels)
+        for e in decode_envelope(envelope.value(), kind="completion").events
+        if isinstance(e, Completion)
+    }
+    assert events == {plain: (None, False, {}), full: ("RateLimitError", True, {"route": "/chat"})}

@@ -99,17 +99,18 @@ class EventBuffer:
     def _held_events(self) -> int:
         return sum(envelope.events for envelope in self._envelopes)
 
-    def put(self, topic: str, key: bytes, line: bytes) -> None:
-        """Append one event's JSON line (ending in a newline) to its topic's and key's envelope."""
+    def put(self, address: tuple[str, bytes], line: bytes) -> None:
+        """Append one event's JSON line (ending in a newline) to the open envelope of its
+        address (topic, message key)."""
         size = len(line)
         lock = self._lock
         lock.acquire()
         try:
             if self._bytes + size > self._watermark:
                 self._past_watermark(size)
-            envelope = self._open.get((topic, key))
+            envelope = self._open.get(address)
             if envelope is None or envelope.room < size or envelope.events == self._max_events:
-                envelope = self._open[(topic, key)] = Envelope(topic, key, self._max_envelope_bytes)
+                envelope = self._open[address] = Envelope(*address, self._max_envelope_bytes)
                 self._envelopes.append(envelope)
             envelope.data += line
             envelope.events += 1

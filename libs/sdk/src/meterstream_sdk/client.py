@@ -41,7 +41,6 @@ R = TypeVar("R")
 _PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _STATUSES = frozenset({"ok", "error", "timeout", "cancelled"})
 _INFINITY = math.inf
-_NO_LABELS: dict[str, str] = {}
 
 
 class _Api:
@@ -128,7 +127,10 @@ class _Api:
         event_id = emitter.ids.next()
         completion_id = completion_id or event_id
         now = datetime.now(UTC)
+        # Fields at their contract's default are left out: less to encode, send and store.
         record = {
+            "kind": "completion",
+            "schema_version": 1,
             "event_id": event_id,
             "project": project,
             "time": now,
@@ -142,11 +144,14 @@ class _Api:
             "output_tokens": output_tokens,
             "cached_tokens": cached_tokens,
             "status": status,
-            "error_type": error_type,
-            "streamed": streamed,
-            "labels": self._labels(labels) if labels else _NO_LABELS,
         }
-        emitter.emit("completion", record)
+        if error_type is not None:
+            record["error_type"] = error_type
+        if streamed:
+            record["streamed"] = True
+        if labels:
+            record["labels"] = self._labels(labels)
+        emitter.emit_whole(record)
         return completion_id
 
     def completion(

@@ -43,15 +43,9 @@ class DeliveryCounters:
 
 _AS_LINE = orjson.OPT_APPEND_NEWLINE
 
-
-def _key_of(fields: tuple[str, ...]) -> Callable[[dict[str, Any]], bytes]:
-    """A topic's message key from a record: its key fields (required strings in every
-    contract) joined by '/', as `TopicSpec.key_of` makes it."""
-    if len(fields) == 1:
-        (name,) = fields
-        return lambda record: record[name].encode()
-    values = itemgetter(*fields)
-    return lambda record: "/".join(values(record)).encode()
+Address = tuple[str, bytes]
+"""Where a record goes: its topic and its message key."""
+_MAX_ADDRESSES = 100_000
 
 
 class Emitter:
@@ -83,9 +77,12 @@ class Emitter:
             # Never block the loop thread itself: it is the one that makes room.
             may_block=lambda: threading.get_ident() != self._loop_thread,
         )
-        self._routes = {
-            spec.kind: (spec.name, _key_of(spec.key_fields)) for spec in TOPICS.event_topics
+        self._topics = {spec.kind: spec.name for spec in TOPICS.event_topics}
+        # A record's slot: its kind and key field values (required strings in every contract).
+        self._slot_of = {
+            spec.kind: itemgetter("kind", *spec.key_fields) for spec in TOPICS.event_topics
         }
+        self._addresses: dict[tuple[str, ...], Address] = {}
         self._loop_thread: int | None = None
         self.collectors: list[Callable[[], list[tuple[str, dict[str, Any]]]]] = []
         """Called before each flush for events aggregated in-process (instrument points)."""
@@ -99,9 +96,24 @@ class Emitter:
             record["time"] = datetime.now(UTC)
         record["kind"] = kind
         record["schema_version"] = 1
-        topic, key_of = self._routes[kind]
-        self.buffer.put(topic, key_of(record), orjson.dumps(record, option=_AS_LINE))
+        self.emit_whole(record)
         return str(record["event_id"])
+
+    def emit_whole(self, record: dict[str, Any]) -> None:
+        """Encode and buffer a record that has every common field (kind, schema_version,
+        event_id, time, project) already."""
+        slot = self._slot_of[record["kind"]](record)
+        address = self._addresses.get(slot) or self._address(slot)
+        self.buffer.put(address, orjson.dumps(record, option=_AS_LINE))
+
+    def _address(self, slot: tuple[str, ...]) -> Address:
+        """The topic and the message key (key fields joined by '/', as `TopicSpec.key_of`
+        makes it) of a slot seen for the first time; remembered."""
+        if len(self._addresses) >= _MAX_ADDRESSES:
+            self._addresses.clear()
+        kind, *values = slot
+        address = self._addresses[slot] = (self._topics[kind], "/".join(values).encode())
+        return address
 
     def _wake_flusher(self) -> None:
         if self._loop is not None and self._wake is not None:
