@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from meterstream_derivations.sketch import MIN_INDEXABLE, ZERO_BIN, QuantileSketch
+from meterstream_derivations.sketch import MIN_INDEXABLE, ZERO_BIN, QuantileSketch, count_bins
 
 
 def exact(values: list[float], q: float) -> float:
@@ -61,3 +61,23 @@ def test_values_below_the_smallest_indexable_share_the_zero_bin() -> None:
 
 def test_empty_sketch_has_no_quantile() -> None:
     assert QuantileSketch().quantile(0.5) is None
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [random.Random(5).lognormvariate(6.5, 1.2) for _ in range(2_000)],
+        [0.0, 1e-10, MIN_INDEXABLE, 1.0, 1.0202, 812.5],  # the zero bin: one by one
+        [],
+    ],
+)
+def test_bins_counted_at_once_are_the_bins_added_one_by_one(values: list[float]) -> None:
+    one_by_one = QuantileSketch()
+    one_by_one.extend(values)
+    assert count_bins(values) == one_by_one.bins
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1.0])
+def test_bins_counted_at_once_refuse_what_the_sketch_refuses(bad: float) -> None:
+    with pytest.raises(ValueError, match=">= 0"):
+        count_bins([5.0, bad, 7.0])

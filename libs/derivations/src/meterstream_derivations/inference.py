@@ -9,6 +9,7 @@ lands in its (older) window and its partial corrects that window.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ import msgspec
 
 from meterstream_contracts import Completion, envelope_as_array, split_envelope
 from meterstream_contracts.derived import CostEntry, InferenceRollup
-from meterstream_derivations.sketch import RELATIVE_ACCURACY, QuantileSketch, add_bins
+from meterstream_derivations.sketch import RELATIVE_ACCURACY, add_bins, count_bins
 from meterstream_pricing import ModelPrice, PricingRegistry, UnknownModelPrice, Usage
 
 if TYPE_CHECKING:
@@ -189,6 +190,29 @@ def build_partials(
     )
 
 
+def _bucket_of(calls: list[Call]) -> _Bucket:
+    """The sums of one bucket's calls, a field at a time (C-level sums and counts)."""
+    bucket = _Bucket(count=len(calls))
+    bucket.input_tokens = sum([call.input_tokens for call in calls])
+    bucket.output_tokens = sum([call.output_tokens for call in calls])
+    bucket.cached_tokens = sum([call.cached_tokens for call in calls])
+    failed = [call.status for call in calls if call.status != "ok"]
+    if failed:
+        bucket.errors = dict(Counter(failed))
+    bucket.latency_bins = count_bins([call.latency_ms for call in calls])
+    timed = [call for call in calls if call.ttft_ms is not None]
+    if timed:
+        bucket.ttft_bins = count_bins([call.ttft_ms for call in timed])  # type: ignore[misc]
+        decoded = [call for call in timed if call.status == "ok"]
+        # Added one call at a time from 0, as a loop over the calls would.
+        bucket.decode_seconds = sum(
+            [(call.latency_ms - call.ttft_ms) / 1000 for call in decoded],  # type: ignore[operator]
+            0.0,
+        )
+        bucket.decode_tokens = sum([call.output_tokens for call in decoded])
+    return bucket
+
+
 def _summed(buckets: list[_Bucket]) -> _Bucket:
     """A window's sums: the bucket itself when it is the window's only one."""
     if len(buckets) == 1:
@@ -227,28 +251,16 @@ def build_partials_from_calls(
     """
     lengths = (window_seconds,) if isinstance(window_seconds, int) else window_seconds
     shortest = _shortest(lengths)
-    index = QuantileSketch().index
-    sums: dict[tuple[str, str, str, int], _Bucket] = {}
+    groups: dict[tuple[str, str, str, int], list[Call]] = {}
     for call in calls:
         epoch = int(call.time.timestamp())
         key = (call.project, call.model, call.provider or "", epoch - epoch % shortest)
-        bucket = sums.get(key)
-        if bucket is None:
-            bucket = sums[key] = _Bucket()
-        bucket.count += 1
-        if call.status != "ok":
-            bucket.errors[call.status] = bucket.errors.get(call.status, 0) + 1
-        bucket.input_tokens += call.input_tokens
-        bucket.output_tokens += call.output_tokens
-        bucket.cached_tokens += call.cached_tokens
-        latency = index(call.latency_ms)
-        bucket.latency_bins[latency] = bucket.latency_bins.get(latency, 0) + 1
-        if call.ttft_ms is not None:
-            ttft = index(call.ttft_ms)
-            bucket.ttft_bins[ttft] = bucket.ttft_bins.get(ttft, 0) + 1
-            if call.status == "ok":
-                bucket.decode_seconds += (call.latency_ms - call.ttft_ms) / 1000
-                bucket.decode_tokens += call.output_tokens
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [call]
+        else:
+            group.append(call)
+    sums = {key: _bucket_of(group) for key, group in groups.items()}
     # A bucket lies within one UTC day, so within one price version: it is priced once,
     # from its token sums (cost is linear in the token counts, as reconcile computes it).
     prices = Prices(pricing, as_of)

@@ -16,8 +16,11 @@ the stream equals the one merged in ClickHouse.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import truediv
 from typing import Final
 
 RELATIVE_ACCURACY: Final = 0.01
@@ -33,6 +36,23 @@ def add_bins(into: dict[int, int], bins: Mapping[int, int]) -> None:
         return
     for key, count in bins.items():
         into[key] = into.get(key, 0) + count
+
+
+def count_bins(values: list[float], relative_accuracy: float = RELATIVE_ACCURACY) -> dict[int, int]:
+    """The bins of many values at once: `QuantileSketch.index` of each, counted.
+
+    When every value is indexable the indexes come from C-level maps over the list
+    (the same expression as `index`, so the same bins), without a Python call per value.
+    """
+    sketch = QuantileSketch(relative_accuracy)
+    if values and min(values) >= MIN_INDEXABLE and max(values) < math.inf:
+        try:
+            logs = map(truediv, map(math.log, values), repeat(sketch._log_gamma))
+            return dict(Counter(map(math.ceil, logs)))
+        except ValueError:
+            pass  # a NaN slipped past min and max: the one by one path names it
+    sketch.extend(values)
+    return sketch.bins
 
 
 @dataclass
