@@ -160,7 +160,7 @@ def percentiles(delays: list[float]) -> tuple[float, float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=400_000)
+    parser.add_argument("--events", type=int, default=1_200_000)
     parser.add_argument("--rate", type=int, default=20_000)
     parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args()

@@ -52,6 +52,7 @@ def create_app(config: WorkerConfig, kafka: KafkaConfig) -> faust.App:
         broker_session_timeout=config.session_timeout_s,
         broker_heartbeat_interval=config.session_timeout_s / 3,
         consumer_auto_offset_reset="earliest",
+        stream_buffer_maxsize=config.stream_buffer,
     )
     registries = WorkerRegistries()
     wiring = Wiring(app, config, registries, registries.feed(kafka))

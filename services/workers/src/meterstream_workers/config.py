@@ -19,6 +19,12 @@ class WorkerConfig(BaseSettings):
     batch_messages: int = Field(
         64, gt=0, description="Raw messages the stateless first phase takes at a time."
     )
+    stream_buffer: int = Field(
+        256,
+        gt=0,
+        description="Raw messages (envelopes of up to hundreds of events) a stream holds read"
+        " ahead of its agent; bounds memory when a backlog is read.",
+    )
     session_timeout_s: float = Field(10.0, gt=0)
     changelog_buffer: int = Field(
         10_000, gt=0, description="Table writes that may wait to be sent before agents pause."
