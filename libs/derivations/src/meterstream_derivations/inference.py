@@ -19,7 +19,7 @@ import msgspec
 
 from meterstream_contracts import Completion, envelope_as_array, split_envelope
 from meterstream_contracts.derived import CostEntry, InferenceRollup
-from meterstream_derivations.sketch import RELATIVE_ACCURACY, add_bins, count_bins
+from meterstream_derivations.sketch import RELATIVE_ACCURACY, QuantileSketch, add_bins
 from meterstream_pricing import ModelPrice, PricingRegistry, UnknownModelPrice, Usage
 
 if TYPE_CHECKING:
@@ -199,18 +199,23 @@ def _bucket_of(calls: list[Call]) -> _Bucket:
     failed = [call.status for call in calls if call.status != "ok"]
     if failed:
         bucket.errors = dict(Counter(failed))
-    bucket.latency_bins = count_bins([call.latency_ms for call in calls])
-    timed = [call for call in calls if call.ttft_ms is not None]
-    if timed:
-        bucket.ttft_bins = count_bins([call.ttft_ms for call in timed])  # type: ignore[misc]
-        decoded = [call for call in timed if call.status == "ok"]
-        # Added one call at a time from 0, as a loop over the calls would.
-        bucket.decode_seconds = sum(
-            [(call.latency_ms - call.ttft_ms) / 1000 for call in decoded],  # type: ignore[operator]
-            0.0,
-        )
-        bucket.decode_tokens = sum([call.output_tokens for call in decoded])
+    bucket.latency_bins = _bins([call.latency_ms for call in calls])
+    bucket.ttft_bins = _bins([call.ttft_ms for call in calls if call.ttft_ms is not None])
+    decoded = [
+        (call.latency_ms - call.ttft_ms, call.output_tokens)
+        for call in calls
+        if call.ttft_ms is not None and call.status == "ok"
+    ]
+    # Added one call at a time from 0, as a loop over the calls would.
+    bucket.decode_seconds = sum([seconds / 1000 for seconds, _ in decoded], 0.0)
+    bucket.decode_tokens = sum([tokens for _, tokens in decoded])
     return bucket
+
+
+def _bins(values: list[float]) -> dict[int, int]:
+    sketch = QuantileSketch()
+    sketch.extend(values)
+    return sketch.bins
 
 
 def _summed(buckets: list[_Bucket]) -> _Bucket:

@@ -38,23 +38,6 @@ def add_bins(into: dict[int, int], bins: Mapping[int, int]) -> None:
         into[key] = into.get(key, 0) + count
 
 
-def count_bins(values: list[float], relative_accuracy: float = RELATIVE_ACCURACY) -> dict[int, int]:
-    """The bins of many values at once: `QuantileSketch.index` of each, counted.
-
-    When every value is indexable the indexes come from C-level maps over the list
-    (the same expression as `index`, so the same bins), without a Python call per value.
-    """
-    sketch = QuantileSketch(relative_accuracy)
-    if values and min(values) >= MIN_INDEXABLE and max(values) < math.inf:
-        try:
-            logs = map(truediv, map(math.log, values), repeat(sketch._log_gamma))
-            return dict(Counter(map(math.ceil, logs)))
-        except ValueError:
-            pass  # a NaN slipped past min and max: the one by one path names it
-    sketch.extend(values)
-    return sketch.bins
-
-
 @dataclass
 class QuantileSketch:
     relative_accuracy: float = RELATIVE_ACCURACY
@@ -85,6 +68,17 @@ class QuantileSketch:
         self.bins[key] = self.bins.get(key, 0) + count
 
     def extend(self, values: Iterable[float]) -> None:
+        """Add many values. When every one is indexable their indexes come from C-level
+        maps over the list (the expression of `index`, so the same bins), without a Python
+        call per value; otherwise they are added one by one, which names a bad value."""
+        values = list(values)
+        if values and min(values) >= MIN_INDEXABLE and max(values) < math.inf:
+            logs = map(truediv, map(math.log, values), repeat(self._log_gamma))
+            try:
+                add_bins(self.bins, Counter(map(math.ceil, logs)))
+                return
+            except ValueError:
+                pass  # a NaN slipped past min and max
         for value in values:
             self.add(value)
 

@@ -77,8 +77,8 @@ class Emitter:
             # Never block the loop thread itself: it is the one that makes room.
             may_block=lambda: threading.get_ident() != self._loop_thread,
         )
-        self._topics = {spec.kind: spec.name for spec in TOPICS.event_topics}
-        # A record's slot: its kind and key field values (required strings in every contract).
+        self._specs = {spec.kind: spec for spec in TOPICS.event_topics}
+        # A record's slot: its kind and key field values, which fix its address.
         self._slot_of = {
             spec.kind: itemgetter("kind", *spec.key_fields) for spec in TOPICS.event_topics
         }
@@ -103,16 +103,15 @@ class Emitter:
         """Encode and buffer a record that has every common field (kind, schema_version,
         event_id, time, project) already."""
         slot = self._slot_of[record["kind"]](record)
-        address = self._addresses.get(slot) or self._address(slot)
+        address = self._addresses.get(slot) or self._address(slot, record)
         self.buffer.put(address, orjson.dumps(record, option=_AS_LINE))
 
-    def _address(self, slot: tuple[str, ...]) -> Address:
-        """The topic and the message key (key fields joined by '/', as `TopicSpec.key_of`
-        makes it) of a slot seen for the first time; remembered."""
+    def _address(self, slot: tuple[str, ...], record: dict[str, Any]) -> Address:
+        """The topic and message key of a slot seen for the first time; remembered."""
         if len(self._addresses) >= _MAX_ADDRESSES:
             self._addresses.clear()
-        kind, *values = slot
-        address = self._addresses[slot] = (self._topics[kind], "/".join(values).encode())
+        spec = self._specs[record["kind"]]
+        address = self._addresses[slot] = (spec.name, spec.key_of(record))
         return address
 
     def _wake_flusher(self) -> None:
