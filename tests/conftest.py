@@ -3,8 +3,11 @@
 Kafka: KAFKA_BOOTSTRAP_SERVERS if set, else testcontainers when a Docker engine
 answers, else the local Apache Kafka broker from infra/kafka (started here and
 stopped at the end if this session started it).
-ClickHouse: embedded chDB always; a server from CLICKHOUSE_URL or testcontainers,
-and tests that need one are skipped (reported as such) where none is reachable.
+ClickHouse: CLICKHOUSE_URL if set, else testcontainers when a Docker engine answers,
+else the local ClickHouse server from infra/clickhouse (ClickHouse's own server code
+from the locked chdb-core wheel, started here on ports of the test session's own and
+stopped at the end). No test is skipped for lack of a server. Embedded chDB is the
+second backend of the warehouse contract suite.
 A test reaches a service only through these fixtures, and only with its marker.
 """
 
@@ -19,8 +22,16 @@ from pathlib import Path
 import pytest
 
 from meterstream_kafka import KafkaConfig, LocalBroker, find_broker_script
-from meterstream_warehouse import Warehouse, migrate
+from meterstream_warehouse import (
+    LocalClickHouse,
+    Warehouse,
+    WarehouseConfig,
+    find_clickhouse_script,
+    migrate,
+    open_warehouse,
+)
 from meterstream_warehouse.chdb_backend import ChdbWarehouse
+from tests.helpers import ServerStore
 
 REPO = Path(__file__).resolve().parents[1]
 KAFKA_IMAGE = "apache/kafka:4.1.1"
@@ -30,6 +41,11 @@ TEST_BROKER = (
     ("MS_KAFKA_DATA", str(REPO / "infra" / "kafka" / "data-test")),
 )
 CLICKHOUSE_IMAGE = "clickhouse/clickhouse-server:25.8"
+TEST_CLICKHOUSE = (
+    ("MS_CLICKHOUSE_HTTP_PORT", "28123"),
+    ("MS_CLICKHOUSE_TCP_PORT", "28900"),
+    ("MS_CLICKHOUSE_DATA", str(REPO / "infra" / "clickhouse" / "data-test")),
+)
 
 
 def _docker_engine_answers() -> bool:
@@ -84,46 +100,80 @@ def kafka_config(kafka_bootstrap: str) -> KafkaConfig:
 
 
 @pytest.fixture(scope="session")
-def _clickhouse_server_url() -> Iterator[str | None]:
+def _clickhouse_server_url() -> Iterator[str]:
     if url := os.environ.get("CLICKHOUSE_URL"):
         yield url
         return
-    if not _docker_engine_answers():
-        yield None
-        return
-    from testcontainers.clickhouse import ClickHouseContainer
+    with ExitStack() as stack:
+        if _docker_engine_answers():
+            from testcontainers.clickhouse import ClickHouseContainer
 
-    with ClickHouseContainer(CLICKHOUSE_IMAGE) as container:
-        host = container.get_container_host_ip()
-        port = container.get_exposed_port(8123)
-        yield f"http://{container.username}:{container.password}@{host}:{port}"
+            container = stack.enter_context(ClickHouseContainer(CLICKHOUSE_IMAGE))
+            host = container.get_container_host_ip()
+            port = container.get_exposed_port(8123)
+            yield f"http://{container.username}:{container.password}@{host}:{port}"
+            return
+        # A server of the test session's own, on its own ports, emptied first.
+        server = LocalClickHouse(find_clickhouse_script(REPO), settings=TEST_CLICKHOUSE)
+        server.reset()
+        server.start()
+        stack.callback(server.stop)
+        yield server.url(user="meterstream", password="meterstream")
 
 
-def _open_backend(backend: str, tmp_path: Path, server_url: str | None) -> Warehouse:
-    database = f"t_{uuid.uuid4().hex[:12]}"
+@pytest.fixture
+def clickhouse_url(request: pytest.FixtureRequest, _clickhouse_server_url: str) -> str:
+    """The services' URL of the session's ClickHouse server."""
+    _require_marker(request, "clickhouse")
+    return _clickhouse_server_url
+
+
+def new_database_name() -> str:
+    return f"t_{uuid.uuid4().hex[:12]}"
+
+
+def _open_backend(backend: str, tmp_path: Path, server_url: str) -> Warehouse:
     if backend == "chdb":
-        return ChdbWarehouse(tmp_path / "chdb", database=database)
-    if server_url is None:
-        pytest.skip("no ClickHouse server reachable (set CLICKHOUSE_URL or run a Docker engine)")
-    from meterstream_warehouse.server_backend import ServerWarehouse
+        return ChdbWarehouse(tmp_path / "chdb", database=new_database_name())
+    return open_warehouse(WarehouseConfig(url=server_url, database=new_database_name()))
 
-    return ServerWarehouse(server_url, database=database)
+
+def _close(warehouse: Warehouse) -> None:
+    if warehouse.backend == "server":
+        warehouse.execute(f"DROP DATABASE IF EXISTS {warehouse.database}")
+    warehouse.close()
 
 
 @pytest.fixture(params=["chdb", "server"])
 def any_warehouse(
-    request: pytest.FixtureRequest, tmp_path: Path, _clickhouse_server_url: str | None
+    request: pytest.FixtureRequest, tmp_path: Path, _clickhouse_server_url: str
 ) -> Iterator[Warehouse]:
     """Each backend in turn, migrated, in a database of its own."""
     _require_marker(request, "clickhouse")
-    if request.param == "server":
-        request.applymarker(pytest.mark.clickhouse_server)
     warehouse = _open_backend(request.param, tmp_path, _clickhouse_server_url)
     migrate(warehouse, raw_retention_days=3650)
     yield warehouse
-    if warehouse.backend == "server":
-        warehouse.execute(f"DROP DATABASE IF EXISTS {warehouse.database}")
-    warehouse.close()
+    _close(warehouse)
+
+
+@pytest.fixture
+def store(clickhouse_url: str) -> Iterator[Warehouse]:
+    """The ClickHouse server, migrated, in a database of this test's own."""
+    warehouse = open_warehouse(WarehouseConfig(url=clickhouse_url, database=new_database_name()))
+    migrate(warehouse, raw_retention_days=3650)
+    yield warehouse
+    _close(warehouse)
+
+
+@pytest.fixture
+def server_store(store: Warehouse, clickhouse_url: str, tmp_path: Path) -> ServerStore:
+    """`store`, with the environment that points a service process at it."""
+    env = {
+        "MS_WAREHOUSE_BACKEND": "server",
+        "MS_WAREHOUSE_URL": clickhouse_url,
+        "MS_WAREHOUSE_DATABASE": store.database,
+    }
+    return ServerStore(warehouse=store, env=env, logs=tmp_path)
 
 
 @pytest.fixture

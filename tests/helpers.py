@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
 
 from meterstream_contracts import EVENT_MODELS
 from meterstream_contracts.examples import load_examples
+from meterstream_warehouse import Warehouse
 
 
 def examples_for_project(kind: str, project: str) -> tuple[list[bytes], list[bytes]]:
@@ -27,3 +30,14 @@ def examples_for_project(kind: str, project: str) -> tuple[list[bytes], list[byt
 
 
 ALL_KINDS = sorted(EVENT_MODELS)
+
+
+@dataclass(frozen=True)
+class ServerStore:
+    """A migrated database of the test's own on the session's ClickHouse server, and the
+    environment that points a service process (sink, workers, API) at it."""
+
+    warehouse: Warehouse
+    env: dict[str, str]
+    logs: Path
+    """The test's own folder, for the service processes' logs."""

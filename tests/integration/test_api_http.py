@@ -35,7 +35,6 @@ def known(any_warehouse: Warehouse, project_name: str) -> KnownData:
 def client(any_warehouse: Warehouse, known: KnownData) -> Iterator[TestClient]:
     config = ApiConfig(
         api_keys=f"{known.project}:{hash_key(KEY_A)},project-b:{hash_key(KEY_B)}",
-        run_sink=False,
     )
     with TestClient(create_app(config, any_warehouse)) as test_client:
         yield test_client

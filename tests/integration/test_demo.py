@@ -14,14 +14,14 @@ import pytest
 from meterstream_contracts import TOPICS
 from meterstream_kafka import KafkaConfig, apply_topics, start_group_at_end
 from meterstream_query.reconcile import reconcile, report
-from meterstream_warehouse.chdb_backend import ChdbWarehouse
 from meterstream_warehouse.queries import row_counts
+from tests.helpers import ServerStore
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
 
 def test_demo_fills_every_table_and_keeps_invalid_events_out(
-    kafka_config: KafkaConfig, tmp_path: Path
+    kafka_config: KafkaConfig, tmp_path: Path, server_store: ServerStore
 ) -> None:
     group = f"demo-test-{uuid.uuid4().hex[:8]}"
     asyncio.run(apply_topics(kafka_config, TOPICS))
@@ -29,7 +29,7 @@ def test_demo_fills_every_table_and_keeps_invalid_events_out(
     env = {
         **os.environ,
         "MS_KAFKA_BOOTSTRAP_SERVERS": kafka_config.bootstrap_servers,
-        "MS_WAREHOUSE_CHDB_PATH": str(tmp_path / "chdb"),
+        **server_store.env,
         "MS_SINK_GROUP_ID": group,
         "COLUMNS": "160",
     }
@@ -56,8 +56,8 @@ def test_demo_fills_every_table_and_keeps_invalid_events_out(
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "rows stored per table" in done.stdout
     assert "gpt-4o-mini" in done.stdout
-    warehouse = ChdbWarehouse(tmp_path / "chdb", database="meterstream")
-    try:
+    warehouse = server_store.warehouse
+    if True:
         assert all(count > 0 for count in row_counts(warehouse).values()), row_counts(warehouse)
         bad = warehouse.query_rows("SELECT count() AS n FROM raw_completions WHERE latency_ms < 0")
         assert bad[0]["n"] == 0
@@ -94,5 +94,3 @@ def test_demo_fills_every_table_and_keeps_invalid_events_out(
         assert any("ledger_usd" in d for d in tampered["costs"].differences)
         assert any("steps stored" in d for d in tampered["training"].differences)
         assert tampered["feedback"].ok
-    finally:
-        warehouse.close()

@@ -45,7 +45,7 @@ def api(
     any_warehouse: Warehouse, kafka_config: KafkaConfig, project_name: str
 ) -> Iterator[TestClient]:
     asyncio.run(apply_topics(kafka_config, TOPICS))
-    config = ApiConfig(api_keys=f"{project_name}:{hash_key(KEY)}", run_sink=False)
+    config = ApiConfig(api_keys=f"{project_name}:{hash_key(KEY)}")
     with TestClient(create_app(config, any_warehouse, kafka_config)) as client:
         client.headers["Authorization"] = f"Bearer {KEY}"
         yield client

@@ -6,8 +6,7 @@ import asyncio
 import functools
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import orjson
 import pytest
@@ -26,8 +25,7 @@ from meterstream_kafka import (
 )
 from meterstream_sink.config import SinkConfig
 from meterstream_sink.service import ClickHouseSink
-from meterstream_warehouse import Warehouse, migrate, table_for_kind
-from meterstream_warehouse.chdb_backend import ChdbWarehouse
+from meterstream_warehouse import Warehouse, table_for_kind
 from tests.helpers import ALL_KINDS, examples_for_project
 from tests.integration.kafka_io import (
     end_offsets,
@@ -35,15 +33,6 @@ from tests.integration.kafka_io import (
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
-
-
-@pytest.fixture
-def chdb_store(tmp_path: Path) -> Iterator[Warehouse]:
-    # chDB serves one data folder per process: close it before the next test opens its own.
-    warehouse = ChdbWarehouse(tmp_path / "chdb", database="meterstream")
-    migrate(warehouse, raw_retention_days=3650)
-    yield warehouse
-    warehouse.close()
 
 
 async def produce_examples(config: KafkaConfig, project: str) -> tuple[dict[str, int], set[str]]:
@@ -107,7 +96,7 @@ async def run_sink_until(
 
 
 async def test_valid_events_are_stored_invalid_ones_dead_lettered_and_offsets_committed(
-    kafka_config: KafkaConfig, chdb_store: Warehouse, project_name: str
+    kafka_config: KafkaConfig, store: Warehouse, project_name: str
 ) -> None:
     await apply_topics(kafka_config, TOPICS)
     dlq_start = await end_offsets(kafka_config, TOPICS.dead_letter.name)
@@ -115,16 +104,14 @@ async def test_valid_events_are_stored_invalid_ones_dead_lettered_and_offsets_co
     await start_group_at_end(kafka_config, group)
     sent, invalid = await produce_examples(kafka_config, project_name)
     config = SinkConfig(group_id=group, max_batch_seconds=0.3)
-    sink = ClickHouseSink(config=config, kafka=kafka_config, warehouse=chdb_store)
+    sink = ClickHouseSink(config=config, kafka=kafka_config, warehouse=store)
 
     def all_stored() -> bool:
-        return all(
-            stored(chdb_store, k, project_name) >= expected_rows(k, n) for k, n in sent.items()
-        )
+        return all(stored(store, k, project_name) >= expected_rows(k, n) for k, n in sent.items())
 
     await run_sink_until(sink, all_stored)
     for kind, count in sent.items():
-        assert stored(chdb_store, kind, project_name) == expected_rows(kind, count), kind
+        assert stored(store, kind, project_name) == expected_rows(kind, count), kind
     lag = await group_lag(
         kafka_config, group_id=group, topics=[s.name for s in TOPICS.event_topics]
     )
@@ -147,27 +134,25 @@ async def test_valid_events_are_stored_invalid_ones_dead_lettered_and_offsets_co
 
 
 async def test_replaying_the_topics_from_the_start_does_not_double_count(
-    kafka_config: KafkaConfig, chdb_store: Warehouse, project_name: str
+    kafka_config: KafkaConfig, store: Warehouse, project_name: str
 ) -> None:
     await apply_topics(kafka_config, TOPICS)
     start = await catalogue_end_offsets(kafka_config)
     sent, _ = await produce_examples(kafka_config, project_name)
 
     def all_stored() -> bool:
-        return all(
-            stored(chdb_store, k, project_name) >= expected_rows(k, n) for k, n in sent.items()
-        )
+        return all(stored(store, k, project_name) >= expected_rows(k, n) for k, n in sent.items())
 
     for attempt in range(2):
         # A second group re-reads the same messages, like a consumer reset.
         group = f"replay-{attempt}-{uuid.uuid4().hex[:6]}"
         await commit_group_offsets(kafka_config, group, start)
         config = SinkConfig(group_id=group, max_batch_seconds=0.3)
-        sink = ClickHouseSink(config=config, kafka=kafka_config, warehouse=chdb_store)
+        sink = ClickHouseSink(config=config, kafka=kafka_config, warehouse=store)
         await run_sink_until(sink, all_stored)
         await run_sink_until(
-            ClickHouseSink(config=config, kafka=kafka_config, warehouse=chdb_store),
+            ClickHouseSink(config=config, kafka=kafka_config, warehouse=store),
             functools.partial(caught_up, kafka_config, group),
         )
     for kind, count in sent.items():
-        assert stored(chdb_store, kind, project_name) == expected_rows(kind, count), kind
+        assert stored(store, kind, project_name) == expected_rows(kind, count), kind

@@ -6,8 +6,6 @@ import asyncio
 import threading
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -16,8 +14,7 @@ from meterstream_contracts import TOPICS
 from meterstream_kafka import KafkaConfig, apply_topics, group_lag, start_group_at_end
 from meterstream_sink.config import SinkConfig
 from meterstream_sink.service import ClickHouseSink
-from meterstream_warehouse import InsertResult, RetriableWarehouseError, Warehouse, migrate
-from meterstream_warehouse.chdb_backend import ChdbWarehouse
+from meterstream_warehouse import InsertResult, RetriableWarehouseError, Warehouse
 from tests.reliability.sink_harness import completions, publish
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
@@ -26,7 +23,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 class FlakyStore:
     """The real chDB warehouse behind a switch that makes inserts fail as an outage would."""
 
-    def __init__(self, inner: ChdbWarehouse) -> None:
+    def __init__(self, inner: Warehouse) -> None:
         self.inner = inner
         self.down = threading.Event()
         self.refused = 0
@@ -49,11 +46,8 @@ class FlakyStore:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[FlakyStore]:
-    inner = ChdbWarehouse(tmp_path / "chdb", database="meterstream")
-    migrate(inner, raw_retention_days=3650)
-    yield FlakyStore(inner)
-    inner.close()
+def flaky_store(store: Warehouse) -> FlakyStore:
+    return FlakyStore(store)
 
 
 def stored(warehouse: Warehouse, project: str) -> int:
@@ -65,8 +59,9 @@ def stored(warehouse: Warehouse, project: str) -> int:
 
 
 async def test_outage_pauses_without_committing_then_everything_is_stored_once(
-    kafka_config: KafkaConfig, store: FlakyStore, project_name: str
+    kafka_config: KafkaConfig, flaky_store: FlakyStore, project_name: str
 ) -> None:
+    store = flaky_store
     group = f"bp-{uuid.uuid4().hex[:8]}"
     await apply_topics(kafka_config, TOPICS)
     await start_group_at_end(kafka_config, group)

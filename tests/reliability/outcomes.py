@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from aiokafka.errors import KafkaError
 
 from meterstream_contracts import Event
 from meterstream_kafka import KafkaConfig, make_producer, publish_events
+from meterstream_warehouse import Warehouse
 from tests.reliability.sink_harness import stored_rows
 
 
@@ -28,11 +28,11 @@ class Outcomes:
     def total(self) -> int:
         return len(self.acked) + len(self.failed) + len(self.unknown)
 
-    def check_stored(self, folder: Path, project: str) -> Counter[str]:
+    def check_stored(self, store: Warehouse, project: str) -> Counter[str]:
         """Compare with the raw completions the harness's sink stored (not merged: a double
         would show before any merge could hide it); returns the stored counts by event id."""
         rows = stored_rows(
-            folder,
+            store,
             "SELECT toString(event_id) AS id, count() AS n FROM raw_completions"
             " WHERE project = {p:String} GROUP BY id",
             p=project,

@@ -1,11 +1,12 @@
-"""Run the sink as a real process against the test broker and a chDB folder of its own."""
+"""Run the sink as a real process against the test broker and a database of its own on the
+test session's ClickHouse server."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,15 @@ from meterstream_kafka import (
     publish_once,
     start_group_at_end,
 )
-from meterstream_warehouse.chdb_backend import ChdbWarehouse
+from meterstream_warehouse import Warehouse
 
 
 @dataclass
 class SinkHarness:
     kafka: KafkaConfig
     folder: Path
+    store_env: dict[str, str] = field(default_factory=dict)
+    """Points the sink at the test's database (the `store_env` fixture)."""
     group: str = ""
 
     async def prepare(self, *, at: dict[TopicPartition, int] | None = None) -> None:
@@ -44,7 +47,7 @@ class SinkHarness:
     def start(self, run: str, **settings: str) -> ServiceProcess:
         env = {
             "MS_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
-            "MS_WAREHOUSE_CHDB_PATH": str(self.folder / "chdb"),
+            **self.store_env,
             "MS_SINK_GROUP_ID": self.group,
             "MS_SINK_MAX_BATCH_SECONDS": "0.3",
             **{f"MS_SINK_{name.upper()}": value for name, value in settings.items()},
@@ -65,13 +68,9 @@ class SinkHarness:
             await asyncio.sleep(0.3)
 
 
-def stored_rows(folder: Path, sql: str, **params: str) -> list[dict[str, Any]]:
-    """Rows of a query on the chDB store a harness's sink wrote (the sink stopped)."""
-    warehouse = ChdbWarehouse(folder / "chdb", database="meterstream")
-    try:
-        return warehouse.query_rows(sql, params=params)
-    finally:
-        warehouse.close()
+def stored_rows(store: Warehouse, sql: str, **params: str) -> list[dict[str, Any]]:
+    """Rows of a query on the database a harness's sink writes."""
+    return store.query_rows(sql, params=params)
 
 
 def completions(project: str, count: int) -> list[Event]:

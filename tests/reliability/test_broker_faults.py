@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from meterstream_kafka import KafkaConfig, LocalBroker
+from tests.helpers import ServerStore
 from tests.reliability.outcomes import Outcomes, publish_recorded
 from tests.reliability.sink_harness import SinkHarness, completions
 
@@ -30,12 +31,16 @@ BEFORE, AFTER = 4, 8
 
 
 def publish_around_a_fault(
-    kafka: KafkaConfig, folder: Path, project: str, fault: Callable[[], None]
+    kafka: KafkaConfig,
+    server_store: ServerStore,
+    folder: Path,
+    project: str,
+    fault: Callable[[], None],
 ) -> Outcomes:
     """Batches of completions published one after another from a thread (recording each
     batch's outcome) while the sink stores them: `fault()` after the first batches, and
     publishing goes on through it and for `AFTER` batches once it has ended."""
-    harness = SinkHarness(kafka, folder)
+    harness = SinkHarness(kafka, folder, server_store.env)
     asyncio.run(harness.prepare())
     sink = harness.start("sink")
     outcomes = Outcomes()
@@ -65,12 +70,16 @@ def publish_around_a_fault(
     finally:
         sink.stop()
     assert outcomes.total == sent[0] * BATCH
-    outcomes.check_stored(folder, project)
+    outcomes.check_stored(server_store.warehouse, project)
     return outcomes
 
 
 def test_a_paused_broker_loses_and_doubles_nothing_acknowledged(
-    kafka_config: KafkaConfig, tmp_path: Path, project_name: str, local_broker_pid: int
+    kafka_config: KafkaConfig,
+    tmp_path: Path,
+    project_name: str,
+    local_broker_pid: int,
+    server_store: ServerStore,
 ) -> None:
     def pause() -> None:
         os.kill(local_broker_pid, signal.SIGSTOP)
@@ -79,13 +88,13 @@ def test_a_paused_broker_loses_and_doubles_nothing_acknowledged(
         finally:
             os.kill(local_broker_pid, signal.SIGCONT)
 
-    outcomes = publish_around_a_fault(kafka_config, tmp_path, project_name, pause)
+    outcomes = publish_around_a_fault(kafka_config, server_store, tmp_path, project_name, pause)
     assert len(outcomes.acked) >= (BEFORE + AFTER) * BATCH  # publishes rode out the pause
 
 
 def test_a_killed_broker_loses_and_doubles_nothing_acknowledged(
     kafka_config: KafkaConfig,
-    tmp_path: Path,
+    server_store: ServerStore,
     project_name: str,
     local_broker: LocalBroker,
     local_broker_pid: int,
@@ -97,6 +106,8 @@ def test_a_killed_broker_loses_and_doubles_nothing_acknowledged(
         time.sleep(3.0)
         local_broker.start()
 
-    outcomes = publish_around_a_fault(kafka_config, tmp_path, project_name, kill_and_start_again)
+    outcomes = publish_around_a_fault(
+        kafka_config, server_store, server_store.logs, project_name, kill_and_start_again
+    )
     assert len(outcomes.acked) >= (BEFORE + AFTER) * BATCH
     assert outcomes.failed or outcomes.unknown, "no publish met the dead broker"

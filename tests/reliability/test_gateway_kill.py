@@ -17,6 +17,7 @@ import pytest
 from meterstream_cli.processes import ServiceProcess, free_port, gateway_process
 from meterstream_contracts.api_keys import hash_key
 from meterstream_kafka import KafkaConfig
+from tests.helpers import ServerStore
 from tests.reliability.outcomes import Outcomes
 from tests.reliability.sink_harness import SinkHarness, completions
 
@@ -52,9 +53,12 @@ def post_batch(client: httpx.Client, url: str, project: str, outcomes: Outcomes)
 
 
 def test_a_killed_gateway_loses_and_doubles_nothing_acknowledged(
-    kafka_config: KafkaConfig, tmp_path: Path, project_name: str
+    kafka_config: KafkaConfig,
+    tmp_path: Path,
+    project_name: str,
+    server_store: ServerStore,
 ) -> None:
-    harness = SinkHarness(kafka_config, tmp_path)
+    harness = SinkHarness(kafka_config, tmp_path, server_store.env)
     asyncio.run(harness.prepare())
     sink = harness.start("sink")
     port = free_port()
@@ -105,4 +109,4 @@ def test_a_killed_gateway_loses_and_doubles_nothing_acknowledged(
     assert outcomes.total == sum(requests) * BATCH
     assert len(outcomes.acked) >= CLIENTS * (BEFORE + AFTER - 1) * BATCH
     assert outcomes.failed, "no client met the dead gateway"
-    outcomes.check_stored(tmp_path, project_name)
+    outcomes.check_stored(server_store.warehouse, project_name)

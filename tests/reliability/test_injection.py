@@ -57,7 +57,7 @@ def client(any_warehouse: Warehouse, project_name: str) -> Iterator[TestClient]:
         "SELECT count() AS n FROM raw_completions WHERE model = {m:String}", params={"m": CANARY}
     )
     assert planted == [{"n": 1}]
-    config = ApiConfig(api_keys=f"{project_name}:{hash_key(KEY)}", run_sink=False)
+    config = ApiConfig(api_keys=f"{project_name}:{hash_key(KEY)}")
     with TestClient(create_app(config, any_warehouse)) as test_client:
         test_client.headers["Authorization"] = f"Bearer {KEY}"
         yield test_client

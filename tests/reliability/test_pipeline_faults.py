@@ -35,8 +35,9 @@ from meterstream_kafka import (
     new_group_offsets,
 )
 from meterstream_query.reconcile import reconcile, report
-from meterstream_warehouse.chdb_backend import ChdbWarehouse
+from meterstream_warehouse import Warehouse
 from meterstream_workers.topics import CONSUMED_TOPICS
+from tests.helpers import ServerStore
 from tests.integration.test_workers import start_worker
 from tests.reliability.sink_harness import SinkHarness, publish
 
@@ -124,19 +125,21 @@ class Workers:
 
 class Pipeline:
     """A sink and a group of workers, new consumer groups placed at `start`, storing into
-    the chDB folder under `folder`; `sink_settings` are MS_SINK_*, `worker_env` MS_WORKER_*."""
+    the test's database (`store_env`), logs under `folder`; `sink_settings` are MS_SINK_*,
+    `worker_env` MS_WORKER_*."""
 
     def __init__(
         self,
         kafka: KafkaConfig,
         folder: Path,
+        store_env: dict[str, str],
         start: dict[TopicPartition, int],
         *,
         sink_settings: dict[str, str] | None = None,
         worker_env: dict[str, str] | None = None,
     ) -> None:
         self.kafka, self.folder = kafka, folder
-        self.harness = SinkHarness(kafka, folder)
+        self.harness = SinkHarness(kafka, folder, store_env)
         asyncio.run(self.harness.prepare(at=start))
         app_id = f"workers-{uuid.uuid4().hex[:8]}"
         consumed = {tp: offset for tp, offset in start.items() if tp.topic in CONSUMED_TOPICS}
@@ -176,10 +179,9 @@ def lagging(kafka: KafkaConfig, group: str) -> dict[str, int]:
     return {f"{tp.topic}:{tp.partition}": lag for tp, lag in lags.items() if lag}
 
 
-def check_store(folder: Path, project: str, produced: list[Event]) -> None:
+def check_store(warehouse: Warehouse, project: str, produced: list[Event]) -> None:
     """Every completion stored once, and reconcile clean on all its checks."""
-    warehouse = ChdbWarehouse(folder / "chdb", database="meterstream")
-    try:
+    if True:
         calls = sum(isinstance(event, Completion) for event in produced)
         stored = warehouse.query_rows(
             "SELECT count() AS n, uniqExact(event_id) AS u FROM raw_completions FINAL"
@@ -190,12 +192,11 @@ def check_store(folder: Path, project: str, produced: list[Event]) -> None:
         results = reconcile(warehouse, project=project)
         assert all(result.compared for result in results), report(results)
         assert all(result.ok for result in results), report(results)
-    finally:
-        warehouse.close()
 
 
 def run_under_faults(
     kafka_config: KafkaConfig,
+    server_store: ServerStore,
     folder: Path,
     project: str,
     fault: Callable[[int, Workers], None],
@@ -203,7 +204,7 @@ def run_under_faults(
     """12 batches of mixed traffic (acks awaited), `fault(batch, workers)` after each; then
     every acknowledged completion stored once and reconcile clean. Returns the events."""
     start = today_s_end(kafka_config)
-    pipeline = Pipeline(kafka_config, folder, start)
+    pipeline = Pipeline(kafka_config, folder, server_store.env, start)
     produced: list[Event] = []
     try:
         for batch in range(12):
@@ -214,12 +215,15 @@ def run_under_faults(
         pipeline.settle()
     finally:
         pipeline.stop()
-    check_store(folder, project, produced)
+    check_store(server_store.warehouse, project, produced)
     return produced
 
 
 def test_a_worker_crash_storm_loses_and_doubles_nothing(
-    kafka_config: KafkaConfig, tmp_path: Path, project_name: str
+    kafka_config: KafkaConfig,
+    tmp_path: Path,
+    project_name: str,
+    server_store: ServerStore,
 ) -> None:
     def kill_and_restart(batch: int, workers: Workers) -> None:
         if batch % 4 == 3:  # mid-stream: tables, changelogs and offsets as they are
@@ -227,11 +231,14 @@ def test_a_worker_crash_storm_loses_and_doubles_nothing(
             workers.kill(0)
             workers.start()
 
-    run_under_faults(kafka_config, tmp_path, project_name, kill_and_restart)
+    run_under_faults(kafka_config, server_store, tmp_path, project_name, kill_and_restart)
 
 
 def test_rebalance_churn_loses_and_doubles_nothing(
-    kafka_config: KafkaConfig, tmp_path: Path, project_name: str
+    kafka_config: KafkaConfig,
+    tmp_path: Path,
+    project_name: str,
+    server_store: ServerStore,
 ) -> None:
     """A second worker joins, leaves, joins again and is SIGKILLed: partitions and their
     table state move between the two four times under traffic. (It found that a worker
@@ -252,21 +259,25 @@ def test_rebalance_churn_loses_and_doubles_nothing(
         elif batch == 10:
             workers.kill(1)
 
-    run_under_faults(kafka_config, tmp_path, project_name, churn)
+    run_under_faults(kafka_config, server_store, tmp_path, project_name, churn)
 
 
 def test_a_replay_with_other_batch_sizes_changes_nothing(
-    kafka_config: KafkaConfig, tmp_path: Path, project_name: str
+    kafka_config: KafkaConfig,
+    tmp_path: Path,
+    project_name: str,
+    server_store: ServerStore,
 ) -> None:
     """The whole pipeline run twice over the same topics into the same store: new worker
     and sink groups from the first run's start, other batch sizes (the workers' first phase
     takes 5 raw messages at a time instead of 64, the sink writes blocks of 777 rows), so
     every partial and every block boundary differs. Nothing may count twice."""
     start = today_s_end(kafka_config)
-    produced = run_under_faults(kafka_config, tmp_path, project_name, lambda *_: None)
+    produced = run_under_faults(kafka_config, server_store, tmp_path, project_name, lambda *_: None)
     replay = Pipeline(
         kafka_config,
         tmp_path,
+        server_store.env,
         start,
         sink_settings={"max_batch_rows": "777"},
         worker_env={"MS_WORKER_BATCH_MESSAGES": "5"},
@@ -275,4 +286,4 @@ def test_a_replay_with_other_batch_sizes_changes_nothing(
         replay.settle()
     finally:
         replay.stop()
-    check_store(tmp_path, project_name, produced)
+    check_store(server_store.warehouse, project_name, produced)

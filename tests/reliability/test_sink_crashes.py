@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import signal
-from pathlib import Path
 
 import pytest
 
 from meterstream_kafka import KafkaConfig
-from meterstream_warehouse.chdb_backend import ChdbWarehouse
+from meterstream_warehouse import Warehouse
+from tests.helpers import ServerStore
 from tests.reliability.sink_harness import SinkHarness, completions, publish
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
@@ -16,9 +16,8 @@ pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 PRODUCED = 12_000
 
 
-def stored_counts(folder: Path, project: str) -> dict[str, int]:
-    warehouse = ChdbWarehouse(folder / "chdb", database="meterstream")
-    try:
+def stored_counts(warehouse: Warehouse, project: str) -> dict[str, int]:
+    if True:
         params = {"p": project}
         where = "WHERE project = {p:String}"
         final = warehouse.query_rows(
@@ -31,8 +30,6 @@ def stored_counts(folder: Path, project: str) -> dict[str, int]:
         merged = warehouse.query_rows(
             f"SELECT count() AS n FROM raw_completions {where}", params=params
         )
-    finally:
-        warehouse.close()
     return {"final": final[0]["n"], "unique": unique[0]["n"], "merged": merged[0]["n"]}
 
 
@@ -47,12 +44,12 @@ def stored_counts(folder: Path, project: str) -> dict[str, int]:
 )
 async def test_kill_and_restart_stores_every_event_exactly_once(
     kafka_config: KafkaConfig,
-    tmp_path: Path,
     project_name: str,
     crash_point: str,
     restart_batch_rows: str,
+    server_store: ServerStore,
 ) -> None:
-    harness = SinkHarness(kafka_config, tmp_path)
+    harness = SinkHarness(kafka_config, server_store.logs, server_store.env)
     await harness.prepare()
     await publish(kafka_config, completions(project_name, PRODUCED))
     doomed = harness.start(
@@ -63,7 +60,7 @@ async def test_kill_and_restart_stores_every_event_exactly_once(
     sink = harness.start("restarted", max_batch_rows=restart_batch_rows)
     await harness.wait_caught_up(sink)
     assert sink.stop() == 0, sink.tail()
-    assert stored_counts(tmp_path, project_name) == {
+    assert stored_counts(server_store.warehouse, project_name) == {
         "final": PRODUCED,
         "unique": PRODUCED,
         "merged": PRODUCED,

@@ -13,6 +13,7 @@ import pytest
 from meterstream_contracts import TOPICS, encode_event
 from meterstream_contracts.derived import DeadLetter
 from meterstream_kafka import KafkaConfig, make_producer, send_messages
+from tests.helpers import ServerStore
 from tests.integration.kafka_io import end_offsets, read_from
 from tests.reliability.sink_harness import SinkHarness, completions, stored_rows
 
@@ -71,9 +72,12 @@ async def send_burst(kafka: KafkaConfig, project: str) -> None:
 
 
 async def test_poison_is_dead_lettered_valid_neighbours_kept_and_a_burst_stops_the_sink(
-    kafka_config: KafkaConfig, tmp_path: Path, project_name: str
+    kafka_config: KafkaConfig,
+    tmp_path: Path,
+    project_name: str,
+    server_store: ServerStore,
 ) -> None:
-    harness = SinkHarness(kafka_config, tmp_path)
+    harness = SinkHarness(kafka_config, tmp_path, server_store.env)
     await harness.prepare()
     dlq_start = await end_offsets(kafka_config, TOPICS.dead_letter.name)
     poison_ids = await send_mixed(kafka_config, project_name)
@@ -92,7 +96,7 @@ async def test_poison_is_dead_lettered_valid_neighbours_kept_and_a_burst_stops_t
         assert field in reasons
 
     rows = stored_rows(
-        tmp_path,
+        server_store.warehouse,
         "SELECT count() AS n, countIf(latency_ms < 0) AS negative"
         " FROM raw_completions FINAL WHERE project = {p:String}",
         p=project_name,

@@ -10,16 +10,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class WarehouseConfig(BaseSettings):
-    """Where ClickHouse is: embedded chDB (a data folder) or a server URL."""
+    """Where ClickHouse is: a server URL (the default, and what every service uses), or
+    embedded chDB on a data folder (one process owning its store: notebooks, one-off
+    analysis)."""
 
     model_config = SettingsConfigDict(
         env_prefix="MS_WAREHOUSE_", frozen=True, extra="ignore", populate_by_name=True
     )
 
-    backend: Literal["chdb", "server"] = "chdb"
+    backend: Literal["chdb", "server"] = "server"
     chdb_path: Path = Path(".meterstream/chdb")
     url: str = Field(
-        "http://127.0.0.1:8123",
+        "http://meterstream:meterstream@127.0.0.1:8123",
         validation_alias=AliasChoices("MS_WAREHOUSE_URL", "CLICKHOUSE_URL"),
         description="ClickHouse HTTP URL, with user:password@ if needed (server backend).",
     )

@@ -15,6 +15,10 @@ class RejectedBatch(WarehouseError):
     """ClickHouse refused the data itself: split the batch to find the poison events."""
 
 
+class LocalServerError(WarehouseError):
+    """The local ClickHouse server process could not be started or stopped."""
+
+
 class MigrationError(WarehouseError):
     """A migration failed, or an applied migration's file changed since it ran."""
 

@@ -17,11 +17,6 @@ class ApiConfig(BaseSettings):
         "", description="project:sha256hex pairs, comma separated (the gateway's key format)."
     )
     api_keys_file: Path | None = Field(None, description="JSON lines of {project, sha256}.")
-    run_sink: bool = Field(
-        True,
-        description="Host the ClickHouse sink in this process: chDB allows one process per"
-        " data folder, so with the embedded backend the API and the sink share it.",
-    )
     sql_max_execution_s: float = Field(10.0, gt=0, le=300)
     sql_max_result_rows: int = Field(10_000, ge=1, le=1_000_000)
     sql_max_rows_to_read: int = Field(500_000_000, ge=1)

@@ -1,35 +1,20 @@
-"""Run the query API (and, by default, the sink beside it): `meterstream-api`.
+"""Run the query API and the dashboard: `meterstream-api`.
 
-With embedded chDB only one process may open the data folder, so the process
-that stores (the sink) also answers queries: both share one `Warehouse`.
-"""
+The API only reads; the sink, the workers and the CLI reach the same ClickHouse
+server at the same time."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
-from collections.abc import Iterator
 
 import uvicorn
 
 from meterstream_api.app import create_app
 from meterstream_api.config import ApiConfig
-from meterstream_kafka import KafkaConfig
-from meterstream_sink.config import SinkConfig
-from meterstream_sink.service import ClickHouseSink
 from meterstream_warehouse import WarehouseConfig, migrate, open_warehouse
 
 log = logging.getLogger("meterstream_api")
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: this process stops the sink first."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 async def _started(server: uvicorn.Server) -> None:
@@ -43,32 +28,16 @@ async def serve(config: ApiConfig, warehouse_config: WarehouseConfig) -> None:
     try:
         migrate(warehouse, raw_retention_days=warehouse_config.raw_retention_days)
         app = create_app(config, warehouse)
-        server = _Server(
+        server = uvicorn.Server(
             uvicorn.Config(
                 app, host=config.host, port=config.port, log_level="warning", access_log=False
             )
         )
-        sink = None
-        if config.run_sink:
-            sink = ClickHouseSink(config=SinkConfig(), kafka=KafkaConfig(), warehouse=warehouse)
-        loop = asyncio.get_running_loop()
-
-        def stop() -> None:
-            server.should_exit = True
-            if sink is not None:
-                sink.stop()
-
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop)
-        tasks = [asyncio.create_task(server.serve())]
-        if sink is not None:
-            tasks.append(asyncio.create_task(sink.run()))
+        serving = asyncio.create_task(server.serve())
         await _started(server)
         port = server.servers[0].sockets[0].getsockname()[1]
         print(f"api ready on http://{config.host}:{port}", flush=True)
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        stop()
-        await asyncio.gather(*tasks)
+        await serving
     finally:
         warehouse.close()
 

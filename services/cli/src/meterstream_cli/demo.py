@@ -33,7 +33,13 @@ from meterstream_kafka import (
 )
 from meterstream_sdk import AsyncClient
 from meterstream_sink.config import SinkConfig
-from meterstream_warehouse import Warehouse, WarehouseConfig, open_warehouse
+from meterstream_warehouse import (
+    LocalClickHouse,
+    Warehouse,
+    WarehouseConfig,
+    find_clickhouse_script,
+    open_warehouse,
+)
 from meterstream_warehouse.queries import (
     alert_history,
     cost_by_price_version,
@@ -206,6 +212,16 @@ def ensure_broker(kafka: KafkaConfig, console: Console, *, use_local: bool) -> N
     console.print(f"Kafka broker on [bold]{address}[/]")
 
 
+def ensure_clickhouse(config: WarehouseConfig, console: Console, *, use_local: bool) -> None:
+    """The local ClickHouse server (from the locked chdb-core wheel), unless the store is
+    another server or embedded chDB."""
+    if config.backend != "server" or not use_local:
+        console.print(f"using ClickHouse ({config.backend}) as configured")
+        return
+    address = LocalClickHouse(find_clickhouse_script()).start()
+    console.print(f"ClickHouse server on [bold]{address}[/]")
+
+
 def run_demo(
     *,
     seconds: float,
@@ -220,6 +236,7 @@ def run_demo(
     kafka = KafkaConfig()
     warehouse_config = WarehouseConfig()
     ensure_broker(kafka, console, use_local=use_local_broker)
+    ensure_clickhouse(warehouse_config, console, use_local=use_local_broker)
     asyncio.run(apply_topics(kafka, TOPICS))
     # A group of its own, starting at the log end: the demo stores what it sends,
     # whatever else older runs or tests left on the broker (and every registry record:

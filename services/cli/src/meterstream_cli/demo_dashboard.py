@@ -23,7 +23,6 @@ def start_api(state_dir: Path) -> tuple[ServiceProcess, str, dict[str, str]]:
         "meterstream_api",
         log_path=state_dir / "logs" / "api.log",
         env={
-            "MS_API_RUN_SINK": "false",
             "MS_API_PORT": "0",
             "MS_API_API_KEYS": ",".join(f"{p}:{hash_key(k)}" for p, k in keys.items()),
         },
