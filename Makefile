@@ -2,7 +2,7 @@
 UV ?= uv
 RUN := $(UV) run --frozen
 
-.PHONY: install dashboard demo test test-fast reliability lint fmt bench schemas broker-start broker-stop compose-up clean
+.PHONY: install dashboard demo test test-fast reliability lint fmt bench schemas broker-start broker-stop clickhouse-start clickhouse-stop compose-up clean
 
 install:
 	$(UV) sync --frozen
@@ -58,9 +58,16 @@ broker-start:
 broker-stop:
 	bash infra/kafka/broker.sh stop
 
+clickhouse-start: install
+	bash infra/clickhouse/clickhouse.sh start
+
+clickhouse-stop:
+	bash infra/clickhouse/clickhouse.sh stop
+
 compose-up:
 	docker compose up --build
 
 clean:
 	bash infra/kafka/broker.sh reset
+	bash infra/clickhouse/clickhouse.sh reset
 	rm -rf .meterstream

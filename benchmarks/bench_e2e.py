@@ -34,7 +34,7 @@ from typing import Any
 from aiokafka import TopicPartition
 
 from benchmarks import e2e_load
-from benchmarks.broker import benchmark_kafka
+from benchmarks.broker import BenchmarkStore, benchmark_kafka, benchmark_store
 from benchmarks.e2e_chart import write_chart
 from benchmarks.e2e_measure import (
     PARTIALS,
@@ -58,7 +58,6 @@ from meterstream_kafka import (
     start_group_at_end,
 )
 from meterstream_pricing import UnknownModelPrice, default_registry
-from meterstream_warehouse.chdb_backend import ChdbWarehouse
 from meterstream_workers.topics import CONSUMED_TOPICS
 
 COMPLETIONS = TOPICS.for_kind("completion").name
@@ -105,14 +104,15 @@ def run_generators(
 class Pipeline:
     """The sink and one worker as processes, their CPU seconds counted from `mark()`."""
 
-    def __init__(self, kafka: KafkaConfig, folder: Path, run: str) -> None:
+    def __init__(self, kafka: KafkaConfig, folder: Path, run: str, store: BenchmarkStore) -> None:
+        self.store = store
         self.sink_group, self.app_id = f"e2e-sink-{run}", f"e2e-workers-{run}"
         asyncio.run(start_group_at_end(kafka, self.sink_group, keep_registries=True))
         asyncio.run(start_group_at_end(kafka, self.app_id))
         self.metrics_url = f"http://127.0.0.1:{free_port()}"
         self.sink = ServiceProcess("meterstream_sink", log_path=folder / "sink.log", env={
             "MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-            "MS_WAREHOUSE_CHDB_PATH": str(folder / "chdb"),
+            **store.env,
             "MS_SINK_GROUP_ID": self.sink_group,
             "MS_SINK_METRICS_PORT": self.metrics_url.rsplit(":", 1)[1],
         })  # fmt: skip
@@ -128,6 +128,8 @@ class Pipeline:
         pids = {"sink": self.sink.pid, "worker": self.worker.pid}
         if BROKER_PID.exists():
             pids["broker"] = int(BROKER_PID.read_text().strip())
+        if self.store.server_pid:
+            pids["clickhouse"] = self.store.server_pid
         return pids
 
     def mark(self) -> None:
@@ -289,14 +291,15 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="ms-bench-e2e-"))
     run = uuid.uuid4().hex[:8]
     start = asyncio.run(end_offsets(kafka, [COMPLETIONS]))
-    pipeline = Pipeline(kafka, folder, run)
+    store = benchmark_store("bench_e2e")
+    pipeline = Pipeline(kafka, folder, run, store)
     try:
         report: dict[str, Any] = {"capacity": capacity(kafka, pipeline, args)}
         fresh_project = steady(kafka, pipeline, args)
         report["peak_rss_mb"] = pipeline.rss()
     finally:
         pipeline.stop()
-    warehouse = ChdbWarehouse(folder / "chdb", database="meterstream")
+    warehouse = store.warehouse
     try:
         cap = report["capacity"]
         stored = warehouse.query_rows(
@@ -311,7 +314,7 @@ def main() -> None:
             "series": freshness_per_second(warehouse, fresh_project),
         }
     finally:
-        warehouse.close()
+        store.drop()
     calls = report["capacity"]["completions"]
     project = report["capacity"]["project"]
     ours, peer = [], []

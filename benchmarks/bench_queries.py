@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
+from benchmarks.broker import benchmark_store
 from meterstream_query import (
     MetricRef,
     SeriesQuery,
@@ -32,8 +31,7 @@ from meterstream_query import (
     metric_series,
     run_history,
 )
-from meterstream_warehouse import Warehouse, migrate
-from meterstream_warehouse.chdb_backend import ChdbWarehouse
+from meterstream_warehouse import Warehouse
 
 PROJECT = "bench"
 DAYS = 30
@@ -165,9 +163,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
     now = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
-    with tempfile.TemporaryDirectory(prefix="ms-bench-queries-") as folder:
-        warehouse = ChdbWarehouse(Path(folder), database="bench")
-        migrate(warehouse, raw_retention_days=3650)
+    store = benchmark_store("bench_queries")
+    warehouse = store.warehouse
+    try:
         seconds = load(warehouse, events=args.events, now=now)
         rows = warehouse.query_rows("SELECT count() AS n FROM raw_completions")[0]["n"]
         rollups = {
@@ -182,7 +180,8 @@ def main() -> None:
             target = 50 if group == "dashboard" else 100
             verdict = "ok" if p95 <= target else "MISSED"
             print(f"{name:<46} {p50:>8.1f} {p95:>8.1f} {target:>6} {verdict}")
-        warehouse.close()
+    finally:
+        store.drop()
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from meterstream_contracts import split_envelope
-from meterstream_warehouse.chdb_backend import ChdbWarehouse
+from meterstream_warehouse import Warehouse
 from meterstream_warehouse.tables import TABLES
 
 PARTIALS = "meterstream.derived.inference_rollups"
@@ -141,7 +141,7 @@ async def sample_until(
             await asyncio.sleep(0)
 
 
-def freshness(warehouse: ChdbWarehouse, project: str) -> dict[str, float]:
+def freshness(warehouse: Warehouse, project: str) -> dict[str, float]:
     """Event time → raw row stored, per event of `project` (ms)."""
     row = warehouse.query_rows(
         f"SELECT count() AS n, {FRESHNESS_MS},"
@@ -152,7 +152,7 @@ def freshness(warehouse: ChdbWarehouse, project: str) -> dict[str, float]:
     return {key: float(value) for key, value in row.items()}
 
 
-def rollup_freshness(warehouse: ChdbWarehouse, project: str) -> dict[str, float]:
+def rollup_freshness(warehouse: Warehouse, project: str) -> dict[str, float]:
     """Per 10 s window of `project` (and model): from the window's last event to the moment
     the store held partials counting all of its events (ms)."""
     row = warehouse.query_rows(
@@ -172,7 +172,7 @@ def rollup_freshness(warehouse: ChdbWarehouse, project: str) -> dict[str, float]
     return {key: float(value) for key, value in row.items()}
 
 
-def freshness_per_second(warehouse: ChdbWarehouse, project: str) -> list[dict[str, float]]:
+def freshness_per_second(warehouse: Warehouse, project: str) -> list[dict[str, float]]:
     """Raw freshness p50/p99 per second of event time (ms), for the chart."""
     rows = warehouse.query_rows(
         "SELECT toUnixTimestamp(toStartOfSecond(time)) AS second, count() AS events,"
