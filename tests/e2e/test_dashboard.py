@@ -18,6 +18,7 @@ from meterstream_cli.processes import ServiceProcess, worker_process
 from meterstream_contracts import TOPICS, Completion, Event, GraderScore, TrainingRun, TrainingStep
 from meterstream_contracts.api_keys import hash_key, new_key
 from meterstream_kafka import KafkaConfig, apply_topics, start_group_at_end
+from tests.helpers import ServerStore
 from tests.reliability.sink_harness import publish
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
@@ -100,7 +101,9 @@ def wait_for_calls(url: str, key: str, expected: int, *, within_s: float) -> Non
     raise AssertionError(f"the API saw {seen} calls of {expected} after {within_s} s")
 
 
-def test_dashboard_charts_the_produced_traffic(kafka_config: KafkaConfig, tmp_path: Path) -> None:
+def test_dashboard_charts_the_produced_traffic(
+    kafka_config: KafkaConfig, tmp_path: Path, server_store: ServerStore
+) -> None:
     if not Path(CHROMIUM).exists():
         pytest.fail(
             "Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)"
@@ -113,14 +116,21 @@ def test_dashboard_charts_the_produced_traffic(kafka_config: KafkaConfig, tmp_pa
     asyncio.run(apply_topics(kafka_config, TOPICS))
     asyncio.run(start_group_at_end(kafka_config, group))
     asyncio.run(start_group_at_end(kafka_config, app_id))
+    sink = ServiceProcess(
+        "meterstream_sink",
+        log_path=tmp_path / "sink.log",
+        env={
+            "MS_KAFKA_BOOTSTRAP_SERVERS": kafka_config.bootstrap_servers,
+            **server_store.env,
+            "MS_SINK_GROUP_ID": group,
+            "MS_SINK_MAX_BATCH_SECONDS": "0.3",
+        },
+    )
     api = ServiceProcess(
         "meterstream_api",
         log_path=tmp_path / "api.log",
         env={
-            "MS_KAFKA_BOOTSTRAP_SERVERS": kafka_config.bootstrap_servers,
-            "MS_WAREHOUSE_CHDB_PATH": str(tmp_path / "chdb"),
-            "MS_SINK_GROUP_ID": group,
-            "MS_SINK_MAX_BATCH_SECONDS": "0.3",
+            **server_store.env,
             "MS_API_PORT": "0",
             "MS_API_API_KEYS": f"{project}:{hash_key(key)}",
         },
@@ -132,6 +142,7 @@ def test_dashboard_charts_the_produced_traffic(kafka_config: KafkaConfig, tmp_pa
         log_path=tmp_path / "workers.log",
     )
     try:
+        sink.wait_for_line("sink ready", timeout=120)
         url = api.wait_for_line("api ready on", timeout=120)
         workers.wait_for_line("workers ready", timeout=120)
         asyncio.run(publish(kafka_config, traffic(project, run_id)))
@@ -168,6 +179,7 @@ def test_dashboard_charts_the_produced_traffic(kafka_config: KafkaConfig, tmp_pa
     finally:
         workers.stop()
         api.stop()
+        sink.stop()
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
 
 

@@ -1,0 +1,100 @@
+"""The local ClickHouse server (infra/clickhouse) as its users meet it: a services' user that
+writes, an analysts' user that reads within limits and cannot stop the server, no usable
+password-less default, and data that outlives a stop, a SIGKILL and a stale PID file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from meterstream_warehouse import LocalClickHouse, find_clickhouse_script
+
+pytestmark = [pytest.mark.clickhouse]
+
+REPO = Path(__file__).resolve().parents[2]
+HTTP_PORT = 28133
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LocalClickHouse]:
+    """A server of this test's own, on its own ports and data folder."""
+    local = LocalClickHouse(
+        find_clickhouse_script(REPO),
+        settings=(
+            ("MS_CLICKHOUSE_HTTP_PORT", str(HTTP_PORT)),
+            ("MS_CLICKHOUSE_TCP_PORT", "28910"),
+            ("MS_CLICKHOUSE_DATA", str(tmp_path / "clickhouse")),
+        ),
+    )
+    local.start()
+    yield local
+    local.stop()
+
+
+def run(sql: str, *, user: str, password: str) -> httpx.Response:
+    return httpx.post(
+        f"http://127.0.0.1:{HTTP_PORT}/", content=sql, auth=(user, password), timeout=30
+    )
+
+
+def services(sql: str) -> str:
+    response = run(sql, user="meterstream", password="meterstream")
+    assert response.status_code == 200, response.text
+    return response.text.strip()
+
+
+def test_users_can_do_what_their_role_allows_and_nothing_else(server: LocalClickHouse) -> None:
+    services("CREATE TABLE default.t (a Int32) ENGINE = MergeTree ORDER BY a")
+    services("INSERT INTO default.t VALUES (1), (2), (3)")
+    analyst = run("SELECT sum(a) FROM default.t", user="analyst", password="analyst")
+    assert analyst.text.strip() == "6"
+
+    refused = run("INSERT INTO default.t VALUES (4)", user="analyst", password="analyst")
+    assert refused.status_code != 200
+    assert "readonly" in refused.text.lower()
+    raised = run(
+        "SELECT 1 SETTINGS max_memory_usage = 100000000000", user="analyst", password="analyst"
+    )
+    assert "SETTING_CONSTRAINT_VIOLATION" in raised.text
+
+    # The keep-alive statement is what keeps the listeners open: nobody else may end it.
+    for user, password in (("analyst", "analyst"), ("meterstream", "meterstream")):
+        run("KILL QUERY WHERE 1 SYNC", user=user, password=password)
+        assert httpx.get(f"http://127.0.0.1:{HTTP_PORT}/ping", timeout=5).text == "Ok."
+    stop = run("SYSTEM STOP LISTEN HTTP", user="meterstream", password="meterstream")
+    assert "ACCESS_DENIED" in stop.text
+
+    # clickhouse-local logs itself in as a password-less `default`; over the wire that
+    # user can run nothing that touches a table or the server.
+    for sql in ("SELECT count() FROM system.numbers LIMIT 1", "SYSTEM STOP LISTEN HTTP"):
+        anonymous = httpx.post(f"http://127.0.0.1:{HTTP_PORT}/", content=sql, timeout=10)
+        assert "QUOTA_EXCEEDED" in anonymous.text, anonymous.text
+    wrong = run("SELECT 1", user="meterstream", password="wrong")
+    assert "AUTHENTICATION_FAILED" in wrong.text
+    assert httpx.get(f"http://127.0.0.1:{HTTP_PORT}/ping", timeout=5).text == "Ok."
+
+
+def test_data_survives_stop_sigkill_and_a_stale_pid_file(server: LocalClickHouse) -> None:
+    services("CREATE TABLE default.kept (a Int32) ENGINE = MergeTree ORDER BY a")
+    services("INSERT INTO default.kept SELECT number FROM numbers(1000)")
+    server.stop()
+    assert server.pid() is None
+    server.start()
+    services("INSERT INTO default.kept SELECT number FROM numbers(1000, 500)")
+
+    pid = server.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert server.pid() is None  # the PID file named a dead process: removed
+    assert server.start() == f"http://127.0.0.1:{HTTP_PORT}"
+    assert services("SELECT count(), sum(a) FROM default.kept") == f"1500\t{sum(range(1500))}"
+    assert server.start() == f"http://127.0.0.1:{HTTP_PORT}"  # idempotent
