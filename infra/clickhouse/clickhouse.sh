@@ -43,7 +43,10 @@ running_pid() {
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-pings() { [[ "$(curl -s --max-time 2 "http://127.0.0.1:$HTTP_PORT/ping" 2>/dev/null)" == "Ok." ]]; }
+pings() {
+  # GET /ping over bash's own /dev/tcp (no curl needed on a new machine).
+  timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$HTTP_PORT && printf 'GET /ping HTTP/1.0\r\n\r\n' >&3 && grep -q '^Ok\.' <&3" 2>/dev/null
+}
 
 start() {
   local pid
