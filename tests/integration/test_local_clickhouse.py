@@ -12,8 +12,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
-from meterstream_warehouse import LocalClickHouse, find_clickhouse_script
+from meterstream_api.app import create_app
+from meterstream_api.config import ApiConfig
+from meterstream_contracts.api_keys import hash_key, new_key
+from meterstream_warehouse import (
+    LocalClickHouse,
+    WarehouseConfig,
+    find_clickhouse_script,
+    migrate,
+    open_warehouse,
+)
 
 pytestmark = [pytest.mark.clickhouse]
 
@@ -57,7 +67,7 @@ def test_users_can_do_what_their_role_allows_and_nothing_else(server: LocalClick
 
     refused = run("INSERT INTO default.t VALUES (4)", user="analyst", password="analyst")
     assert refused.status_code != 200
-    assert "readonly" in refused.text.lower()
+    assert "ACCESS_DENIED" in refused.text or "READONLY" in refused.text, refused.text
     raised = run(
         "SELECT 1 SETTINGS max_memory_usage = 100000000000", user="analyst", password="analyst"
     )
@@ -98,3 +108,26 @@ def test_data_survives_stop_sigkill_and_a_stale_pid_file(server: LocalClickHouse
     assert server.start() == f"http://127.0.0.1:{HTTP_PORT}"
     assert services("SELECT count(), sum(a) FROM default.kept") == f"1500\t{sum(range(1500))}"
     assert server.start() == f"http://127.0.0.1:{HTTP_PORT}"  # idempotent
+
+
+def test_the_api_answers_503_while_the_store_is_down_and_recovers_by_itself(
+    server: LocalClickHouse,
+) -> None:
+    url = server.url(user="meterstream", password="meterstream")
+    warehouse = open_warehouse(WarehouseConfig(url=url, database="api", query_timeout_s=5))
+    migrate(warehouse, raw_retention_days=30)
+    key = new_key()
+    config = ApiConfig(api_keys=f"p1:{hash_key(key)}")
+    headers = {"Authorization": f"Bearer {key}"}
+    with TestClient(create_app(config, warehouse)) as client:
+        assert client.get("/api/v1/metrics", headers=headers).status_code == 200
+        server.stop()
+        started = time.monotonic()
+        down = client.get("/api/v1/metrics", headers=headers)
+        assert down.status_code == 503, down.text
+        assert "store is unavailable" in down.json()["detail"]
+        assert down.headers["Retry-After"] == "5"
+        assert time.monotonic() - started < 10  # never a hang past the query timeout
+        server.start()
+        assert client.get("/api/v1/metrics", headers=headers).status_code == 200
+    warehouse.close()

@@ -17,7 +17,7 @@ from meterstream_api.routes import router
 from meterstream_contracts.api_keys import ApiKeyStore
 from meterstream_kafka import KafkaConfig
 from meterstream_query import InvalidQuery, NotFound, SqlLimits
-from meterstream_warehouse import Warehouse, WarehouseError
+from meterstream_warehouse import RetriableWarehouseError, Warehouse, WarehouseError
 
 STATIC: Final = Path(__file__).parent / "static"
 CHART_LIBRARY: Final = STATIC / "vendor" / "uPlot.iife.min.js"
@@ -55,6 +55,16 @@ def create_app(
     @app.exception_handler(UnknownItem)
     async def not_found(_: Request, error: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=404)
+
+    @app.exception_handler(RetriableWarehouseError)
+    async def store_unavailable(_: Request, error: RetriableWarehouseError) -> JSONResponse:
+        # The server is down, paused or overloaded: say so and when to ask again.
+        first = str(error).splitlines()[0][:300] if str(error) else "no answer"
+        return JSONResponse(
+            {"detail": f"the store is unavailable, try again shortly ({first})"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(WarehouseError)
     async def refused(_: Request, error: WarehouseError) -> JSONResponse:
