@@ -47,8 +47,8 @@ from benchmarks.e2e_measure import (
     sample_until,
 )
 from benchmarks.proc import cpu_seconds, peak_rss_mb
-from meterstream_cli.demo import wait_until_stored
 from meterstream_cli.processes import ServiceProcess, free_port, worker_process
+from meterstream_cli.stack import wait_until_stored
 from meterstream_contracts import TOPICS
 from meterstream_kafka import (
     KafkaConfig,

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from aiokafka import TopicPartition
 
-from meterstream_cli.demo import wait_until_stored
 from meterstream_cli.processes import ServiceProcess
+from meterstream_cli.stack import wait_until_stored
 from meterstream_contracts import (
     TOPICS,
     Completion,

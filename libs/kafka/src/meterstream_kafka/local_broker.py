@@ -63,3 +63,8 @@ class LocalBroker:
 
     def is_running(self) -> bool:
         return self._run("status", 30.0).startswith("running")
+
+    def pid(self) -> int | None:
+        """The broker's PID while it runs."""
+        words = self._run("status", 30.0).split()
+        return int(words[1]) if words and words[0] == "running" else None

@@ -16,6 +16,7 @@ from meterstream_cli.alert_commands import alerts_app
 from meterstream_cli.infra_commands import broker_app, topics_app, warehouse_app
 from meterstream_cli.query_commands import query_app
 from meterstream_cli.registry_commands import costs_app, definitions_app
+from meterstream_cli.stack_commands import down, status, up
 from meterstream_contracts.schemas import write_json_schemas
 from meterstream_query.reconcile import CHECKS, report
 from meterstream_query.reconcile import reconcile as run_reconcile
@@ -42,6 +43,9 @@ app.add_typer(definitions_app, name="definitions")
 app.add_typer(costs_app, name="costs")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(query_app, name="query")
+app.command("up")(up)
+app.command("down")(down)
+app.command("status")(status)
 console = Console()
 
 

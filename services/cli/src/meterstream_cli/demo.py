@@ -18,6 +18,7 @@ from meterstream_cli.alert_commands import print_alerts
 from meterstream_cli.demo_dashboard import serve_dashboard
 from meterstream_cli.demo_senders import GatewaySender, OtlpSender, SdkSender
 from meterstream_cli.processes import ServiceProcess, free_port, gateway_process, worker_process
+from meterstream_cli.stack import wait_until_stored
 from meterstream_cli.traffic import SyntheticTraffic, invalid_completion_lines
 from meterstream_contracts import TOPICS, Event
 from meterstream_contracts.api_keys import hash_key, new_key
@@ -26,7 +27,6 @@ from meterstream_kafka import (
     LocalBroker,
     apply_topics,
     find_broker_script,
-    group_lag,
     make_producer,
     send_messages,
     start_group_at_end,
@@ -52,8 +52,6 @@ from meterstream_warehouse.queries import (
 from meterstream_workers.topics import CONSUMED_TOPICS
 
 TICK_S = 0.1
-SETTLE_S = 2.0
-"""Longer than the workers' emit interval (0.5 s) several times over."""
 
 
 DEMO_PROJECT_RULE = {
@@ -180,27 +178,6 @@ def start_gateway(kafka: KafkaConfig, state_dir: Path) -> tuple[ServiceProcess, 
         log_path=state_dir / "logs" / "gateway.log",
     )
     return process, DemoDoors(f"http://127.0.0.1:{port}", key)
-
-
-async def wait_until_stored(
-    kafka: KafkaConfig, group_id: str, *, within_s: float, topics: list[str] | None = None
-) -> int:
-    """Wait until `group_id` has committed every message of `topics` and nothing new came
-    for `SETTLE_S` (the workers emit merged windows on a timer: a lag of 0 between two
-    emissions is not the end); returns the lag left."""
-    topics = topics or [spec.name for spec in TOPICS.event_topics]
-    deadline = time.monotonic() + within_s
-    lag, settled_since = -1, None
-    while time.monotonic() < deadline:
-        lag = sum((await group_lag(kafka, group_id=group_id, topics=topics)).values())
-        if lag:
-            settled_since = None
-        elif settled_since is None:
-            settled_since = time.monotonic()
-        elif time.monotonic() - settled_since >= SETTLE_S:
-            return 0
-        await asyncio.sleep(0.25)
-    return lag
 
 
 def ensure_broker(kafka: KafkaConfig, console: Console, *, use_local: bool) -> None:

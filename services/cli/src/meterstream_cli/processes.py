@@ -35,6 +35,9 @@ class ServiceProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
+            # A session of its own: Ctrl-C in the terminal reaches only the supervisor,
+            # which stops its services in order.
+            start_new_session=True,
         )
 
     @property

@@ -1,0 +1,259 @@
+"""`meterstream up|down|status`: the whole pipeline live on one machine.
+
+Broker, ClickHouse server, sink, workers, gateway and API each run as a process of
+their own, the way they are deployed; `up` supervises them in the foreground and
+records what it started in a state file, so `down` and `status` from another
+terminal find them by PID.
+
+Stopping loses nothing: the gateway goes first (it flushes what it accepted), then the
+sink and the workers consume what is left on the topics, then they stop, then the API,
+and last the broker and the ClickHouse server this `up` started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from meterstream_cli.processes import ServiceProcess, gateway_process, worker_process
+from meterstream_contracts import TOPICS
+from meterstream_contracts.api_keys import hash_key, new_key
+from meterstream_kafka import (
+    KafkaConfig,
+    LocalBroker,
+    apply_topics,
+    find_broker_script,
+    group_lag,
+)
+from meterstream_sink.config import SinkConfig
+from meterstream_warehouse import (
+    LocalClickHouse,
+    WarehouseConfig,
+    find_clickhouse_script,
+    migrate,
+    open_warehouse,
+)
+from meterstream_workers.config import WorkerConfig
+from meterstream_workers.topics import CONSUMED_TOPICS
+
+DRAIN_S = 60.0
+"""How long a stop waits for the sink and the workers to consume what is on the topics."""
+SETTLE_S = 2.0
+"""Longer than the workers' emit interval (0.5 s) several times over."""
+
+
+@dataclass(frozen=True, slots=True)
+class StackPlan:
+    """What `up` starts, where, and for which project."""
+
+    state_dir: Path
+    project: str = "local"
+    gateway_port: int = 8080
+    api_port: int = 8090
+    local_broker: bool = True
+    local_clickhouse: bool = True
+
+
+@dataclass(slots=True)
+class StackState:
+    """What `up` started: written to `<state_dir>/stack.json` for `down` and `status`."""
+
+    supervisor: int
+    project: str
+    api_key: str
+    gateway_url: str
+    api_url: str
+    kafka: str
+    clickhouse: str
+    sink_group: str
+    workers_group: str
+    pids: dict[str, int] = field(default_factory=dict)
+    """Component → PID, in start order."""
+
+    def save(self, state_dir: Path) -> None:
+        path = state_file(state_dir)
+        path.write_text(json.dumps(asdict(self), indent=2))
+        path.chmod(0o600)  # it holds the API key
+
+    @classmethod
+    def load(cls, state_dir: Path) -> StackState | None:
+        path = state_file(state_dir)
+        return cls(**json.loads(path.read_text())) if path.exists() else None
+
+
+def state_file(state_dir: Path) -> Path:
+    return state_dir / "stack.json"
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class LocalStack:
+    """Starts the pipeline's processes in order and stops them in the reverse one."""
+
+    def __init__(self, plan: StackPlan) -> None:
+        self.plan = plan
+        self.kafka = KafkaConfig()
+        self.warehouse = WarehouseConfig()
+        self.services: dict[str, ServiceProcess] = {}
+        self.broker: LocalBroker | None = None
+        self.clickhouse: LocalClickHouse | None = None
+        self.state: StackState | None = None
+
+    @property
+    def logs(self) -> Path:
+        return self.plan.state_dir / "logs"
+
+    def start(self, *, say: Callable[[str], None]) -> StackState:
+        plan = self.plan
+        plan.state_dir.mkdir(parents=True, exist_ok=True)
+        if plan.local_broker and "MS_KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
+            say("starting the local Apache Kafka broker (the first run downloads its jars)")
+            self.broker = LocalBroker(find_broker_script())
+            self.kafka = KafkaConfig(bootstrap_servers=self.broker.start())
+        if plan.local_clickhouse and self.warehouse.backend == "server" and not _url_set():
+            say("starting the local ClickHouse server")
+            self.clickhouse = LocalClickHouse(find_clickhouse_script())
+            self.clickhouse.start()
+        asyncio.run(apply_topics(self.kafka, TOPICS))
+        store = open_warehouse(self.warehouse)
+        try:
+            migrate(store, raw_retention_days=self.warehouse.raw_retention_days)
+        finally:
+            store.close()
+        key = new_key()
+        env = {"MS_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers}
+        self.services["sink"] = ServiceProcess(
+            "meterstream_sink", log_path=self.logs / "sink.log", env=env
+        )
+        self.services["workers"] = worker_process(
+            self.kafka,
+            app_id=WorkerConfig().app_id,
+            data_dir=plan.state_dir / "workers",
+            log_path=self.logs / "workers.log",
+        )
+        self.services["gateway"] = gateway_process(
+            self.kafka,
+            port=plan.gateway_port,
+            api_keys=f"{plan.project}:{hash_key(key)}",
+            log_path=self.logs / "gateway.log",
+        )
+        self.services["api"] = ServiceProcess(
+            "meterstream_api",
+            log_path=self.logs / "api.log",
+            env={
+                "MS_API_PORT": str(plan.api_port),
+                "MS_API_API_KEYS": f"{plan.project}:{hash_key(key)}",
+            },
+        )
+        self.services["sink"].wait_for_line("sink ready", timeout=120)
+        self.services["workers"].wait_for_line("workers ready", timeout=120)
+        api_url = self.services["api"].wait_for_line("api ready on", timeout=120)
+        self.state = StackState(
+            supervisor=os.getpid(),
+            project=plan.project,
+            api_key=key,
+            gateway_url=f"http://127.0.0.1:{plan.gateway_port}",
+            api_url=api_url,
+            kafka=self.kafka.bootstrap_servers,
+            clickhouse=_without_password(self.warehouse.url),
+            sink_group=SinkConfig().group_id,
+            workers_group=WorkerConfig().app_id,
+            pids={
+                **({"broker": _broker_pid(self.broker)} if self.broker else {}),
+                **({"clickhouse": self.clickhouse.pid() or 0} if self.clickhouse else {}),
+                **{name: service.pid for name, service in self.services.items()},
+            },
+        )
+        self.state.save(plan.state_dir)
+        return self.state
+
+    def failed(self) -> str | None:
+        """The first service that has exited by itself, with its log's tail."""
+        for name, service in self.services.items():
+            if service.returncode is not None:
+                return f"{name} exited ({service.returncode}):\n{service.tail()}"
+        return None
+
+    def stop(self, *, say: Callable[[str], None]) -> int:
+        """Gateway, drain, workers, sink, API, then the broker and the server we started."""
+        codes: dict[str, int] = {}
+        if "gateway" in self.services:
+            codes["gateway"] = self.services["gateway"].stop()
+            say(f"gateway stopped ({codes['gateway']}); letting the sink and the workers drain")
+            left = asyncio.run(self._drain())
+            say("drained" if left == 0 else f"[red]{left} messages still unconsumed[/]")
+        for name in ("workers", "sink", "api"):
+            if name in self.services:
+                codes[name] = self.services[name].stop()
+                say(f"{name} stopped ({codes[name]})")
+        if self.broker is not None:
+            self.broker.stop()
+            say("broker stopped")
+        if self.clickhouse is not None:
+            self.clickhouse.stop()
+            say("ClickHouse server stopped")
+        state_file(self.plan.state_dir).unlink(missing_ok=True)
+        return 0 if all(code in (0, -signal.SIGTERM) for code in codes.values()) else 1
+
+    async def _drain(self) -> int:
+        """The workers consume everything (their output lands on derived topics), then the
+        sink does; returns the sink's lag left."""
+        consumed = list(CONSUMED_TOPICS)
+        await wait_until_stored(
+            self.kafka, WorkerConfig().app_id, within_s=DRAIN_S, topics=consumed
+        )
+        everything = [spec.name for spec in TOPICS]
+        return await wait_until_stored(
+            self.kafka, SinkConfig().group_id, within_s=DRAIN_S, topics=everything
+        )
+
+
+async def wait_until_stored(
+    kafka: KafkaConfig, group_id: str, *, within_s: float, topics: list[str] | None = None
+) -> int:
+    """Wait until `group_id` has committed every message of `topics` and nothing new came
+    for `SETTLE_S` (the workers emit merged windows on a timer: a lag of 0 between two
+    emissions is not the end); returns the lag left."""
+    topics = topics or [spec.name for spec in TOPICS.event_topics]
+    deadline = time.monotonic() + within_s
+    lag, settled_since = -1, None
+    while time.monotonic() < deadline:
+        lag = sum((await group_lag(kafka, group_id=group_id, topics=topics)).values())
+        if lag:
+            settled_since = None
+        elif settled_since is None:
+            settled_since = time.monotonic()
+        elif time.monotonic() - settled_since >= SETTLE_S:
+            return 0
+        await asyncio.sleep(0.25)
+    return lag
+
+
+def _url_set() -> bool:
+    return any(name in os.environ for name in ("MS_WAREHOUSE_URL", "CLICKHOUSE_URL"))
+
+
+def _without_password(url: str) -> str:
+    if "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    user = rest.split("@", 1)[0].split(":", 1)[0]
+    return f"{scheme}://{user}@{rest.split('@', 1)[1]}"
+
+
+def _broker_pid(broker: LocalBroker) -> int:
+    return broker.pid() or 0
