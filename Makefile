@@ -23,10 +23,10 @@ demo: install dashboard
 test: install dashboard
 	$(RUN) pytest
 
-# The whole fault-injection suite (tests/reliability): the broker paused 30 s, and the
+# The whole fault-injection suite (tests/reliability): the broker and ClickHouse paused 30 s, and the
 # tests marked reliability_full that `make test` skips.
 reliability: install dashboard
-	MS_RELIABILITY=full MS_BROKER_PAUSE_S=30 $(RUN) pytest tests/reliability
+	MS_RELIABILITY=full MS_BROKER_PAUSE_S=30 MS_CLICKHOUSE_PAUSE_S=30 $(RUN) pytest tests/reliability
 
 test-fast: install
 	$(RUN) pytest -m "not kafka and not clickhouse"

@@ -124,9 +124,9 @@ class Workers:
 
 
 class Pipeline:
-    """A sink and a group of workers, new consumer groups placed at `start`, storing into
-    the test's database (`store_env`), logs under `folder`; `sink_settings` are MS_SINK_*,
-    `worker_env` MS_WORKER_*."""
+    """`sinks` sink processes in one consumer group and a group of workers, new groups placed
+    at `start`, storing into the test's database (`store_env`), logs under `folder`;
+    `sink_settings` are MS_SINK_*, `worker_env` MS_WORKER_*."""
 
     def __init__(
         self,
@@ -137,6 +137,7 @@ class Pipeline:
         *,
         sink_settings: dict[str, str] | None = None,
         worker_env: dict[str, str] | None = None,
+        sinks: int = 1,
     ) -> None:
         self.kafka, self.folder = kafka, folder
         self.harness = SinkHarness(kafka, folder, store_env)
@@ -144,7 +145,9 @@ class Pipeline:
         app_id = f"workers-{uuid.uuid4().hex[:8]}"
         consumed = {tp: offset for tp, offset in start.items() if tp.topic in CONSUMED_TOPICS}
         asyncio.run(commit_group_offsets(kafka, app_id, consumed))
-        self.sink = self.harness.start(f"sink-{app_id}", **(sink_settings or {}))
+        self.sinks = [
+            self.harness.start(f"sink-{app_id}-{n}", **(sink_settings or {})) for n in range(sinks)
+        ]
         self.workers = Workers(kafka, app_id, folder, worker_env)
         self.workers.start()
 
@@ -160,11 +163,18 @@ class Pipeline:
         lag = asyncio.run(
             wait_until_stored(self.kafka, self.harness.group, within_s=120, topics=everything)
         )
-        assert lag == 0, self.sink.tail()
+        assert lag == 0, "\n".join(sink.tail() for sink in self.sinks)
+
+    def kill_sink(self, index: int) -> None:
+        """SIGKILL one sink: the others of its group take its partitions over."""
+        sink = self.sinks.pop(index)
+        sink.kill()
+        assert sink.returncode == -signal.SIGKILL
 
     def stop(self) -> None:
         self.workers.stop()
-        self.sink.stop()
+        for sink in self.sinks:
+            sink.stop()
 
 
 def today_s_end(kafka: KafkaConfig) -> dict[TopicPartition, int]:
@@ -181,17 +191,16 @@ def lagging(kafka: KafkaConfig, group: str) -> dict[str, int]:
 
 def check_store(warehouse: Warehouse, project: str, produced: list[Event]) -> None:
     """Every completion stored once, and reconcile clean on all its checks."""
-    if True:
-        calls = sum(isinstance(event, Completion) for event in produced)
-        stored = warehouse.query_rows(
-            "SELECT count() AS n, uniqExact(event_id) AS u FROM raw_completions FINAL"
-            " WHERE project = {p:String}",
-            params={"p": project},
-        )[0]
-        assert (stored["n"], stored["u"]) == (calls, calls)
-        results = reconcile(warehouse, project=project)
-        assert all(result.compared for result in results), report(results)
-        assert all(result.ok for result in results), report(results)
+    calls = sum(isinstance(event, Completion) for event in produced)
+    stored = warehouse.query_rows(
+        "SELECT count() AS n, uniqExact(event_id) AS u FROM raw_completions FINAL"
+        " WHERE project = {p:String}",
+        params={"p": project},
+    )[0]
+    assert (stored["n"], stored["u"]) == (calls, calls)
+    results = reconcile(warehouse, project=project)
+    assert all(result.compared for result in results), report(results)
+    assert all(result.ok for result in results), report(results)
 
 
 def run_under_faults(
@@ -199,19 +208,21 @@ def run_under_faults(
     server_store: ServerStore,
     folder: Path,
     project: str,
-    fault: Callable[[int, Workers], None],
+    fault: Callable[[int, Pipeline], None],
+    *,
+    sinks: int = 1,
 ) -> list[Event]:
     """12 batches of mixed traffic (acks awaited), `fault(batch, workers)` after each; then
     every acknowledged completion stored once and reconcile clean. Returns the events."""
     start = today_s_end(kafka_config)
-    pipeline = Pipeline(kafka_config, folder, server_store.env, start)
+    pipeline = Pipeline(kafka_config, folder, server_store.env, start, sinks=sinks)
     produced: list[Event] = []
     try:
         for batch in range(12):
             events = traffic(project, batch, 1_000)
             asyncio.run(publish(kafka_config, events, per_envelope=200))  # acks awaited
             produced += events
-            fault(batch, pipeline.workers)
+            fault(batch, pipeline)
         pipeline.settle()
     finally:
         pipeline.stop()
@@ -225,11 +236,11 @@ def test_a_worker_crash_storm_loses_and_doubles_nothing(
     project_name: str,
     server_store: ServerStore,
 ) -> None:
-    def kill_and_restart(batch: int, workers: Workers) -> None:
+    def kill_and_restart(batch: int, pipeline: Pipeline) -> None:
         if batch % 4 == 3:  # mid-stream: tables, changelogs and offsets as they are
             time.sleep(0.3 * (batch % 3))
-            workers.kill(0)
-            workers.start()
+            pipeline.workers.kill(0)
+            pipeline.workers.start()
 
     run_under_faults(kafka_config, server_store, tmp_path, project_name, kill_and_restart)
 
@@ -251,7 +262,8 @@ def test_rebalance_churn_loses_and_doubles_nothing(
     14 runs of 14.
     """
 
-    def churn(batch: int, workers: Workers) -> None:
+    def churn(batch: int, pipeline: Pipeline) -> None:
+        workers = pipeline.workers
         if batch in (2, 7):
             workers.start(slot=1)
         elif batch == 5:

@@ -17,19 +17,18 @@ PRODUCED = 12_000
 
 
 def stored_counts(warehouse: Warehouse, project: str) -> dict[str, int]:
-    if True:
-        params = {"p": project}
-        where = "WHERE project = {p:String}"
-        final = warehouse.query_rows(
-            f"SELECT count() AS n FROM raw_completions FINAL {where}", params=params
-        )
-        unique = warehouse.query_rows(
-            f"SELECT uniqExact(event_id) AS n FROM raw_completions {where}", params=params
-        )
-        warehouse.execute("OPTIMIZE TABLE raw_completions FINAL")
-        merged = warehouse.query_rows(
-            f"SELECT count() AS n FROM raw_completions {where}", params=params
-        )
+    params = {"p": project}
+    where = "WHERE project = {p:String}"
+    final = warehouse.query_rows(
+        f"SELECT count() AS n FROM raw_completions FINAL {where}", params=params
+    )
+    unique = warehouse.query_rows(
+        f"SELECT uniqExact(event_id) AS n FROM raw_completions {where}", params=params
+    )
+    warehouse.execute("OPTIMIZE TABLE raw_completions FINAL")
+    merged = warehouse.query_rows(
+        f"SELECT count() AS n FROM raw_completions {where}", params=params
+    )
     return {"final": final[0]["n"], "unique": unique[0]["n"], "merged": merged[0]["n"]}
 
 

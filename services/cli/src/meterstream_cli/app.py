@@ -111,26 +111,27 @@ def demo(
     seconds: Annotated[float, typer.Option(min=1, help="How long to send traffic.")] = 15,
     rate: Annotated[int, typer.Option(min=10, help="Completions per second.")] = 2000,
     local_broker: Annotated[
-        bool, typer.Option(help="Start the local Apache Kafka broker (else use MS_KAFKA_*).")
+        bool,
+        typer.Option(
+            help="Start the local Apache Kafka broker and ClickHouse server"
+            " (else MS_KAFKA_* and MS_WAREHOUSE_URL)."
+        ),
     ] = True,
-    sink: Annotated[
-        bool, typer.Option(help="Run the sink as a child process (off when one runs already).")
-    ] = True,
-    state_dir: Annotated[Path, typer.Option(help="Logs and embedded data.")] = Path(".meterstream"),
+    state_dir: Annotated[Path, typer.Option(help="Logs and the stack's state.")] = Path(".meterstream"),
     serve: Annotated[
         bool | None,
         typer.Option(help="Keep serving the dashboard until Ctrl-C (default: on a terminal)."),
     ] = None,
 ) -> None:
-    """Run broker + sink, send realistic traffic for a bounded time, print what landed,
-    then serve the dashboard and print a few answers of the query API."""
+    """Bring the whole pipeline up (as `meterstream up`), send realistic traffic for a bounded
+    time, print what landed and a few answers of the query API, and keep the dashboard live
+    while the pipeline runs (on a terminal, until Ctrl-C); then stop it in order."""
     from meterstream_cli.demo import run_demo
 
     code = run_demo(
         seconds=seconds,
         completions_per_s=rate,
         use_local_broker=local_broker,
-        run_sink=sink,
         state_dir=state_dir,
         console=console,
         keep_serving=sys.stdin.isatty() and os.environ.get("CI") is None

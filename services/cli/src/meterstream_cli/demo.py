@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,31 +14,15 @@ from rich.table import Table
 
 from meterstream_alerting.config_registry import put_rule
 from meterstream_cli.alert_commands import print_alerts
-from meterstream_cli.demo_dashboard import serve_dashboard
+from meterstream_cli.demo_dashboard import DEMO_PROJECTS, show_dashboard
 from meterstream_cli.demo_senders import GatewaySender, OtlpSender, SdkSender
-from meterstream_cli.processes import ServiceProcess, free_port, gateway_process, worker_process
-from meterstream_cli.stack import wait_until_stored
+from meterstream_cli.processes import free_port
+from meterstream_cli.stack import LocalStack, StackPlan
 from meterstream_cli.traffic import SyntheticTraffic, invalid_completion_lines
 from meterstream_contracts import TOPICS, Event
-from meterstream_contracts.api_keys import hash_key, new_key
-from meterstream_kafka import (
-    KafkaConfig,
-    LocalBroker,
-    apply_topics,
-    find_broker_script,
-    make_producer,
-    send_messages,
-    start_group_at_end,
-)
+from meterstream_kafka import KafkaConfig, make_producer, send_messages
 from meterstream_sdk import AsyncClient
-from meterstream_sink.config import SinkConfig
-from meterstream_warehouse import (
-    LocalClickHouse,
-    Warehouse,
-    WarehouseConfig,
-    find_clickhouse_script,
-    open_warehouse,
-)
+from meterstream_warehouse import Warehouse, WarehouseConfig, open_warehouse
 from meterstream_warehouse.queries import (
     alert_history,
     cost_by_price_version,
@@ -49,7 +32,6 @@ from meterstream_warehouse.queries import (
     training_history,
     usage_totals,
 )
-from meterstream_workers.topics import CONSUMED_TOPICS
 
 TICK_S = 0.1
 
@@ -154,130 +136,64 @@ async def produce_traffic(
     return tally
 
 
-def start_workers(kafka: KafkaConfig, state_dir: Path) -> tuple[ServiceProcess, str]:
-    """The workers as their own process, a new consumer group at the end of every topic."""
-    app_id = f"meterstream-workers-demo-{int(time.time())}"
-    asyncio.run(start_group_at_end(kafka, app_id))
-    process = worker_process(
-        kafka,
-        app_id=app_id,
-        data_dir=state_dir / "workers",
-        log_path=state_dir / "logs" / "workers.log",
-    )
-    return process, app_id
-
-
-def start_gateway(kafka: KafkaConfig, state_dir: Path) -> tuple[ServiceProcess, DemoDoors]:
-    """The gateway as its own process, with a fresh API key for the demo project."""
-    port = free_port()
-    key = new_key()
-    process = gateway_process(
-        kafka,
-        port=port,
-        api_keys=f"demo-chat:{hash_key(key)}",
-        log_path=state_dir / "logs" / "gateway.log",
-    )
-    return process, DemoDoors(f"http://127.0.0.1:{port}", key)
-
-
-def ensure_broker(kafka: KafkaConfig, console: Console, *, use_local: bool) -> None:
-    if not use_local:
-        console.print(f"using Kafka at [bold]{kafka.bootstrap_servers}[/]")
-        return
-    console.print("starting the local Apache Kafka broker (first run downloads its jars)...")
-    address = LocalBroker(find_broker_script()).start()
-    console.print(f"Kafka broker on [bold]{address}[/]")
-
-
-def ensure_clickhouse(config: WarehouseConfig, console: Console, *, use_local: bool) -> None:
-    """The local ClickHouse server (from the locked chdb-core wheel), unless the store is
-    another server or embedded chDB."""
-    if config.backend != "server" or not use_local:
-        console.print(f"using ClickHouse ({config.backend}) as configured")
-        return
-    address = LocalClickHouse(find_clickhouse_script()).start()
-    console.print(f"ClickHouse server on [bold]{address}[/]")
-
-
 def run_demo(
     *,
     seconds: float,
     completions_per_s: int,
     use_local_broker: bool,
-    run_sink: bool,
     state_dir: Path,
     console: Console,
     keep_serving: bool = False,
 ) -> int:
-    """Run broker + sink + traffic, then print what landed. Returns an exit code."""
-    kafka = KafkaConfig()
-    warehouse_config = WarehouseConfig()
-    ensure_broker(kafka, console, use_local=use_local_broker)
-    ensure_clickhouse(warehouse_config, console, use_local=use_local_broker)
-    asyncio.run(apply_topics(kafka, TOPICS))
-    # A group of its own, starting at the log end: the demo stores what it sends,
-    # whatever else older runs or tests left on the broker (and every registry record:
-    # the store knows the prices the workers price with).
-    sink_config = SinkConfig()
-    if run_sink and "MS_SINK_GROUP_ID" not in os.environ:
-        group = f"meterstream-demo-{int(time.time())}"
-        sink_config = sink_config.model_copy(update={"group_id": group})
-        asyncio.run(start_group_at_end(kafka, group, keep_registries=True))
-    plan = DemoPlan(seconds, completions_per_s, 2, run_id=f"run-{int(time.time())}")
-    sink = None
-    gateway, doors = start_gateway(kafka, state_dir)
-    console.print(f"gateway on [bold]{doors.gateway_url}[/] (pid {gateway.pid})")
-    if run_sink:
-        sink = ServiceProcess(
-            "meterstream_sink",
-            log_path=state_dir / "logs" / "sink.log",
-            env={"MS_SINK_MAX_BATCH_SECONDS": "0.5", "MS_SINK_GROUP_ID": sink_config.group_id},
+    """`meterstream up` for the demo's projects, bounded traffic, the report, then the
+    dashboard while the pipeline still runs. Returns an exit code."""
+    stack = LocalStack(
+        StackPlan(
+            state_dir=state_dir / "stack",
+            projects=DEMO_PROJECTS,
+            gateway_port=free_port(),
+            api_port=free_port(),
+            local_broker=use_local_broker,
+            local_clickhouse=use_local_broker,
         )
-    workers = start_workers(kafka, state_dir) if run_sink else None
+    )
+    plan = DemoPlan(seconds, completions_per_s, 2, run_id=f"run-{int(time.time())}")
+    code = 1
     try:
-        if sink is not None:
-            sink.wait_for_line("sink ready", timeout=120)
-            console.print(f"sink running (pid {sink.pid}), log: {sink.log_path}")
-        if workers is not None:
-            workers[0].wait_for_line("workers ready", timeout=120)
-            console.print(f"rollup workers running (pid {workers[0].pid})")
-            asyncio.run(put_rule(kafka, "demo-chat", "p99-latency", DEMO_PROJECT_RULE))
-            console.print(
-                "project rule demo-chat:p99-latency published"
-                " (meterstream alerts rule list --project demo-chat)"
-            )
+        state = stack.start(say=console.print)
+        console.print(
+            f"pipeline up: gateway {state.gateway_url}, API {state.api_url},"
+            f" pids {', '.join(f'{n} {p}' for n, p in state.pids.items())}"
+        )
+        asyncio.run(put_rule(stack.kafka, "demo-chat", "p99-latency", DEMO_PROJECT_RULE))
+        console.print(
+            "project rule demo-chat:p99-latency published"
+            " (meterstream alerts rule list --project demo-chat)"
+        )
+        doors = DemoDoors(state.gateway_url, state.api_keys["demo-chat"])
         with Progress(
             TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn(), console=console
         ) as progress:
-            tally = asyncio.run(produce_traffic(kafka, plan, doors, progress))
+            tally = asyncio.run(produce_traffic(stack.kafka, plan, doors, progress))
         console.print(
             f"sent {tally.events:,} valid events through the SDK, the gateway and OTLP"
             f" ({tally.messages:,} acknowledged), and {tally.invalid} invalid events"
             " straight to Kafka (for the dead-letter topic)"
         )
-        if workers is not None:
-            # every stage: raw events, partials, totals, then the alert evaluator
-            consumed = list(CONSUMED_TOPICS)
-            asyncio.run(wait_until_stored(kafka, workers[1], within_s=120, topics=consumed))
-        everything = [spec.name for spec in TOPICS]
-        lag = asyncio.run(
-            wait_until_stored(kafka, sink_config.group_id, within_s=120, topics=everything)
-        )
+        lag = stack.drain()
         if lag:
             console.print(f"[red]sink still {lag} messages behind[/]")
+        empty = report_landed(console, stack.warehouse, plan.run_id)
+        if empty:
+            console.print(f"[red]no rows in {', '.join(empty)}[/]")
+        served = show_dashboard(console, state.api_url, state.api_keys, keep_serving=keep_serving)
+        code = 0 if lag == 0 and not empty and served == 0 else 1
+    except KeyboardInterrupt:
+        console.print("interrupted")
     finally:
-        gateway.stop()
-        if workers is not None:
-            workers[0].stop()
-        code = sink.stop() if sink is not None else 0
-    if sink is not None:
-        console.print(f"sink stopped (exit {code})")
-    empty = report_landed(console, warehouse_config, plan.run_id)
-    if empty:
-        console.print(f"[red]no rows in {', '.join(empty)}[/]")
-        return 1
-    served = serve_dashboard(console, state_dir, keep_serving=keep_serving)
-    return 0 if lag == 0 and code == 0 and served == 0 else 1
+        console.print("stopping the pipeline in order")
+        stopped = stack.stop(say=console.print)
+    return code or stopped
 
 
 def report_landed(console: Console, warehouse_config: WarehouseConfig, run_id: str) -> list[str]:

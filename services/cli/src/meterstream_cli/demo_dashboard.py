@@ -1,34 +1,15 @@
-"""The demo's last step: serve the dashboard over what landed and print a few query results."""
+"""The demo's last step: a few answers of the query API and the dashboard's links."""
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 from rich.console import Console
 from rich.table import Table
 
-from meterstream_cli.processes import ServiceProcess
-from meterstream_contracts.api_keys import hash_key, new_key
-
 DEMO_PROJECTS = ("demo-chat", "demo-rl")
-
-
-def start_api(state_dir: Path) -> tuple[ServiceProcess, str, dict[str, str]]:
-    """The query API on the demo's store (no sink: everything is stored), one key per project."""
-    keys = {project: new_key() for project in DEMO_PROJECTS}
-    process = ServiceProcess(
-        "meterstream_api",
-        log_path=state_dir / "logs" / "api.log",
-        env={
-            "MS_API_PORT": "0",
-            "MS_API_API_KEYS": ",".join(f"{p}:{hash_key(k)}" for p, k in keys.items()),
-        },
-    )
-    url = process.wait_for_line("api ready on", timeout=120)
-    return process, url, keys
 
 
 def _get(url: str, key: str, path: str, **params: Any) -> Any:
@@ -86,19 +67,25 @@ def print_query_results(console: Console, url: str, keys: dict[str, str]) -> Non
     _print(console, "API: training runs", runs, ("run_id", "name", "steps", "status"))
 
 
-def serve_dashboard(console: Console, state_dir: Path, *, keep_serving: bool) -> int:
-    api, url, keys = start_api(state_dir)
+def show_dashboard(console: Console, url: str, keys: dict[str, str], *, keep_serving: bool) -> int:
+    """A few answers of the running API, the dashboard's links, then (on a terminal) keep
+    the pipeline and its dashboard live until Ctrl-C."""
     try:
         print_query_results(console, url, keys)
-        console.print("[bold]dashboard[/] (one key per project):")
-        for project, key in keys.items():
-            console.print(f"  {project}: {url}/#key={key}")
-        if keep_serving:
-            console.print("serving the dashboard until Ctrl-C")
-            while api.returncode is None:
+    except httpx.HTTPError as error:
+        console.print(f"[red]the query API did not answer: {error}[/]")
+        return 1
+    console.print("[bold]dashboard[/] (one key per project):")
+    for project, key in keys.items():
+        console.print(f"  {project}: {url}/#key={key}")
+    if keep_serving:
+        console.print(
+            "the pipeline and the dashboard stay live until Ctrl-C"
+            " (meterstream status, meterstream query ..., meterstream reconcile work meanwhile)"
+        )
+        try:
+            while True:
                 time.sleep(1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        code = api.stop()
-    return 0 if code in (0, -15) else 1
+        except KeyboardInterrupt:
+            pass
+    return 0

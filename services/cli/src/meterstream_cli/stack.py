@@ -50,10 +50,10 @@ SETTLE_S = 2.0
 
 @dataclass(frozen=True, slots=True)
 class StackPlan:
-    """What `up` starts, where, and for which project."""
+    """What `up` starts, where, and for which projects (an API key each)."""
 
     state_dir: Path
-    project: str = "local"
+    projects: tuple[str, ...] = ("local",)
     gateway_port: int = 8080
     api_port: int = 8090
     local_broker: bool = True
@@ -65,8 +65,8 @@ class StackState:
     """What `up` started: written to `<state_dir>/stack.json` for `down` and `status`."""
 
     supervisor: int
-    project: str
-    api_key: str
+    api_keys: dict[str, str]
+    """Project → its API key (gateway, OTLP and query API)."""
     gateway_url: str
     api_url: str
     kafka: str
@@ -85,6 +85,10 @@ class StackState:
     def load(cls, state_dir: Path) -> StackState | None:
         path = state_file(state_dir)
         return cls(**json.loads(path.read_text())) if path.exists() else None
+
+
+class StackError(Exception):
+    """The stack cannot start as asked."""
 
 
 def state_file(state_dir: Path) -> Path:
@@ -118,23 +122,36 @@ class LocalStack:
         return self.plan.state_dir / "logs"
 
     def start(self, *, say: Callable[[str], None]) -> StackState:
+        """Start everything in order; a broker or a server that already runs is used and
+        left running at the stop."""
         plan = self.plan
+        previous = StackState.load(plan.state_dir)
+        if previous is not None and alive(previous.supervisor):
+            raise StackError(
+                f"a stack is already up (pid {previous.supervisor}): `meterstream down` first"
+            )
         plan.state_dir.mkdir(parents=True, exist_ok=True)
+        stores: dict[str, int] = {}
         if plan.local_broker and "MS_KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
             say("starting the local Apache Kafka broker (the first run downloads its jars)")
-            self.broker = LocalBroker(find_broker_script())
-            self.kafka = KafkaConfig(bootstrap_servers=self.broker.start())
+            broker = LocalBroker(find_broker_script())
+            self.broker = broker if broker.pid() is None else None
+            self.kafka = KafkaConfig(bootstrap_servers=broker.start())
+            stores["broker"] = broker.pid() or 0
         if plan.local_clickhouse and self.warehouse.backend == "server" and not _url_set():
             say("starting the local ClickHouse server")
-            self.clickhouse = LocalClickHouse(find_clickhouse_script())
-            self.clickhouse.start()
+            server = LocalClickHouse(find_clickhouse_script())
+            self.clickhouse = server if server.pid() is None else None
+            server.start()
+            stores["clickhouse"] = server.pid() or 0
         asyncio.run(apply_topics(self.kafka, TOPICS))
         store = open_warehouse(self.warehouse)
         try:
             migrate(store, raw_retention_days=self.warehouse.raw_retention_days)
         finally:
             store.close()
-        key = new_key()
+        keys = {project: new_key() for project in plan.projects}
+        key_hashes = ",".join(f"{project}:{hash_key(key)}" for project, key in keys.items())
         env = {"MS_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers}
         self.services["sink"] = ServiceProcess(
             "meterstream_sink", log_path=self.logs / "sink.log", env=env
@@ -148,7 +165,7 @@ class LocalStack:
         self.services["gateway"] = gateway_process(
             self.kafka,
             port=plan.gateway_port,
-            api_keys=f"{plan.project}:{hash_key(key)}",
+            api_keys=key_hashes,
             log_path=self.logs / "gateway.log",
         )
         self.services["api"] = ServiceProcess(
@@ -156,7 +173,7 @@ class LocalStack:
             log_path=self.logs / "api.log",
             env={
                 "MS_API_PORT": str(plan.api_port),
-                "MS_API_API_KEYS": f"{plan.project}:{hash_key(key)}",
+                "MS_API_API_KEYS": key_hashes,
             },
         )
         self.services["sink"].wait_for_line("sink ready", timeout=120)
@@ -164,8 +181,7 @@ class LocalStack:
         api_url = self.services["api"].wait_for_line("api ready on", timeout=120)
         self.state = StackState(
             supervisor=os.getpid(),
-            project=plan.project,
-            api_key=key,
+            api_keys=keys,
             gateway_url=f"http://127.0.0.1:{plan.gateway_port}",
             api_url=api_url,
             kafka=self.kafka.bootstrap_servers,
@@ -173,8 +189,7 @@ class LocalStack:
             sink_group=SinkConfig().group_id,
             workers_group=WorkerConfig().app_id,
             pids={
-                **({"broker": _broker_pid(self.broker)} if self.broker else {}),
-                **({"clickhouse": self.clickhouse.pid() or 0} if self.clickhouse else {}),
+                **stores,
                 **{name: service.pid for name, service in self.services.items()},
             },
         )
@@ -194,7 +209,7 @@ class LocalStack:
         if "gateway" in self.services:
             codes["gateway"] = self.services["gateway"].stop()
             say(f"gateway stopped ({codes['gateway']}); letting the sink and the workers drain")
-            left = asyncio.run(self._drain())
+            left = self.drain()
             say("drained" if left == 0 else f"[red]{left} messages still unconsumed[/]")
         for name in ("workers", "sink", "api"):
             if name in self.services:
@@ -206,8 +221,14 @@ class LocalStack:
         if self.clickhouse is not None:
             self.clickhouse.stop()
             say("ClickHouse server stopped")
-        state_file(self.plan.state_dir).unlink(missing_ok=True)
+        if self.state is not None:
+            state_file(self.plan.state_dir).unlink(missing_ok=True)
         return 0 if all(code in (0, -signal.SIGTERM) for code in codes.values()) else 1
+
+    def drain(self) -> int:
+        """Wait until the workers and then the sink have consumed everything on the topics;
+        returns the sink's lag left (0 when all is stored)."""
+        return asyncio.run(self._drain())
 
     async def _drain(self) -> int:
         """The workers consume everything (their output lands on derived topics), then the
@@ -253,7 +274,3 @@ def _without_password(url: str) -> str:
     scheme, rest = url.split("://", 1)
     user = rest.split("@", 1)[0].split(":", 1)[0]
     return f"{scheme}://{user}@{rest.split('@', 1)[1]}"
-
-
-def _broker_pid(broker: LocalBroker) -> int:
-    return broker.pid() or 0

@@ -13,7 +13,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from meterstream_cli.stack import LocalStack, StackPlan, StackState, alive, state_file
+from meterstream_cli.stack import (
+    LocalStack,
+    StackError,
+    StackPlan,
+    StackState,
+    alive,
+    state_file,
+)
 from meterstream_contracts import TOPICS
 from meterstream_kafka import KafkaConfig, group_lag
 from meterstream_warehouse import WarehouseConfig, WarehouseError, open_warehouse
@@ -31,25 +38,27 @@ FRESHNESS_SQL = (
 
 def print_settings(state: StackState) -> None:
     """Where everything is, and what a user's app sets to send to it."""
-    key = state.api_key
-    console.print(f"[bold]meterstream is up[/] for project [bold]{state.project}[/]")
-    console.print(f"  dashboard      {state.api_url}/#key={key}")
+    project, key = next(iter(state.api_keys.items()))
+    console.print(f"[bold]meterstream is up[/] for project [bold]{project}[/]")
+    for other, other_key in state.api_keys.items():
+        console.print(f"  dashboard      {state.api_url}/#key={other_key}   ({other})")
     console.print(f"  query API      {state.api_url}/docs   (Authorization: Bearer {key})")
     console.print(f"  gateway        {state.gateway_url}/v1/events   (Authorization: Bearer {key})")
     console.print(f"  Kafka          {state.kafka}")
     console.print(f"  ClickHouse     {state.clickhouse}   (analysts: user analyst)")
     console.print("your app's settings:")
     console.print(f"  SDK            MS_KAFKA_BOOTSTRAP_SERVERS={state.kafka}")
-    console.print(f'                 Client(project="{state.project}")')
+    console.print(f'                 Client(project="{project}")')
     console.print(f"  OTLP/HTTP      OTEL_EXPORTER_OTLP_ENDPOINT={state.gateway_url}")
     console.print(f"                 OTEL_EXPORTER_OTLP_HEADERS=authorization=Bearer%20{key}")
     console.print(f"logs in {STATE_DIR / 'logs'}; stop with Ctrl-C or `meterstream down`")
 
 
 def up(
-    project: Annotated[str, typer.Option(help="The project the printed API key writes to.")] = (
-        "local"
-    ),
+    project: Annotated[
+        list[str] | None,
+        typer.Option(help="A project to make an API key for (repeat; default: local)."),
+    ] = None,
     gateway_port: Annotated[int, typer.Option(help="The gateway's port.")] = 8080,
     api_port: Annotated[int, typer.Option(help="The query API's and dashboard's port.")] = 8090,
     local_broker: Annotated[
@@ -61,13 +70,9 @@ def up(
 ) -> None:
     """Start the whole pipeline on this machine and supervise it until Ctrl-C or
     `meterstream down`, which stop it in order with nothing lost."""
-    previous = StackState.load(STATE_DIR)
-    if previous is not None and alive(previous.supervisor):
-        console.print(f"[red]already up (pid {previous.supervisor}); `meterstream down` first[/]")
-        raise typer.Exit(1)
     plan = StackPlan(
         state_dir=STATE_DIR,
-        project=project,
+        projects=tuple(project or ["local"]),
         gateway_port=gateway_port,
         api_port=api_port,
         local_broker=local_broker,
@@ -80,6 +85,13 @@ def up(
     code = 1
     try:
         print_settings(stack.start(say=console.print))
+    except StackError as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(1) from error
+    except BaseException:
+        stack.stop(say=console.print)
+        raise
+    try:
         while not stopping:
             if failure := stack.failed():
                 console.print(f"[red]{failure}[/]")
