@@ -76,7 +76,7 @@ def test_users_can_do_what_their_role_allows_and_nothing_else(server: LocalClick
     # The keep-alive statement is what keeps the listeners open: nobody else may end it.
     for user, password in (("analyst", "analyst"), ("meterstream", "meterstream")):
         run("KILL QUERY WHERE 1 SYNC", user=user, password=password)
-        assert httpx.get(f"http://127.0.0.1:{HTTP_PORT}/ping", timeout=5).text == "Ok."
+        assert httpx.get(f"http://127.0.0.1:{HTTP_PORT}/ping", timeout=5).text.strip() == "Ok."
     stop = run("SYSTEM STOP LISTEN HTTP", user="meterstream", password="meterstream")
     assert "ACCESS_DENIED" in stop.text
 
@@ -87,7 +87,7 @@ def test_users_can_do_what_their_role_allows_and_nothing_else(server: LocalClick
         assert "QUOTA_EXCEEDED" in anonymous.text, anonymous.text
     wrong = run("SELECT 1", user="meterstream", password="wrong")
     assert "AUTHENTICATION_FAILED" in wrong.text
-    assert httpx.get(f"http://127.0.0.1:{HTTP_PORT}/ping", timeout=5).text == "Ok."
+    assert httpx.get(f"http://127.0.0.1:{HTTP_PORT}/ping", timeout=5).text.strip() == "Ok."
 
 
 def test_data_survives_stop_sigkill_and_a_stale_pid_file(server: LocalClickHouse) -> None:

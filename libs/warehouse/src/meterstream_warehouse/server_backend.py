@@ -31,6 +31,9 @@ class ServerWarehouse:
             "password": parts.password or "",
             "secure": parts.scheme == "https",
             "send_receive_timeout": query_timeout_s,
+            # No HTTP session: one client serves concurrent callers (the API's request
+            # threads, a sink's insert beside a query), which a session id would refuse.
+            "autogenerate_session_id": False,
         }
         self._database = database
         try:
