@@ -62,7 +62,7 @@ def test_demo_fills_every_table_and_keeps_invalid_events_out(
     # stack stops in order
     assert "API: training runs" in done.stdout
     assert done.stdout.index("API: training runs") < done.stdout.index("gateway stopped")
-    assert "drained" in done.stdout
+    assert "sink drained" in done.stdout
     assert "gpt-4o-mini" in done.stdout
     warehouse = server_store.warehouse
     assert all(count > 0 for count in row_counts(warehouse).values()), row_counts(warehouse)

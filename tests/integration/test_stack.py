@@ -129,7 +129,7 @@ def test_up_serves_status_reports_and_down_stops_in_order_losing_nothing(
         if up.poll() is None:
             up.kill()
     log = out.read_text()
-    order = ["gateway stopped", "drained", "workers stopped", "sink stopped", "api stopped"]
+    order = ["gateway stopped", "workers drained", "sink drained", "sink stopped", "api stopped"]
     positions = [log.index(step) for step in order]
     assert positions == sorted(positions), log[-2000:]
     assert not (tmp_path / ".meterstream" / "stack" / "stack.json").exists()

@@ -117,7 +117,9 @@ def demo(
             " (else MS_KAFKA_* and MS_WAREHOUSE_URL)."
         ),
     ] = True,
-    state_dir: Annotated[Path, typer.Option(help="Logs and the stack's state.")] = Path(".meterstream"),
+    state_dir: Annotated[Path, typer.Option(help="Logs and the stack's state.")] = Path(
+        ".meterstream"
+    ),
     serve: Annotated[
         bool | None,
         typer.Option(help="Keep serving the dashboard until Ctrl-C (default: on a terminal)."),

@@ -96,13 +96,12 @@ def state_file(state_dir: Path) -> Path:
 
 
 def alive(pid: int) -> bool:
+    """Whether `pid` runs; a zombie (exited, not yet reaped by its parent) does not."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    except PermissionError:
-        return True
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 class LocalStack:
@@ -204,17 +203,32 @@ class LocalStack:
         return None
 
     def stop(self, *, say: Callable[[str], None]) -> int:
-        """Gateway, drain, workers, sink, API, then the broker and the server we started."""
+        """Gateway; the workers drain, then stop (flushing their last windows); the sink
+        drains what they published, then stops; the API; the broker and the server we
+        started."""
         codes: dict[str, int] = {}
+        everything = [spec.name for spec in TOPICS]
+        began = time.monotonic()
+        told = say
+
+        def say(message: str) -> None:  # each step with the seconds since the stop began
+            told(f"{message} [{time.monotonic() - began:.1f} s]")
+
         if "gateway" in self.services:
             codes["gateway"] = self.services["gateway"].stop()
-            say(f"gateway stopped ({codes['gateway']}); letting the sink and the workers drain")
-            left = self.drain()
-            say("drained" if left == 0 else f"[red]{left} messages still unconsumed[/]")
-        for name in ("workers", "sink", "api"):
-            if name in self.services:
-                codes[name] = self.services[name].stop()
-                say(f"{name} stopped ({codes[name]})")
+            say(f"gateway stopped ({codes['gateway']})")
+        if "workers" in self.services:
+            left = self._wait(WorkerConfig().app_id, list(CONSUMED_TOPICS), say=say)
+            codes["workers"] = self.services["workers"].stop()
+            say(f"workers drained ({left} left) and stopped ({codes['workers']})")
+        if "sink" in self.services:
+            left = self._wait(SinkConfig().group_id, everything, say=say)
+            say("sink drained" if left == 0 else f"[red]{left} messages still unstored[/]")
+            codes["sink"] = self.services["sink"].stop()
+            say(f"sink stopped ({codes['sink']})")
+        if "api" in self.services:
+            codes["api"] = self.services["api"].stop()
+            say(f"api stopped ({codes['api']})")
         if self.broker is not None:
             self.broker.stop()
             say("broker stopped")
@@ -224,6 +238,15 @@ class LocalStack:
         if self.state is not None:
             state_file(self.plan.state_dir).unlink(missing_ok=True)
         return 0 if all(code in (0, -signal.SIGTERM) for code in codes.values()) else 1
+
+    def _wait(self, group: str, topics: list[str], *, say: Callable[[str], None]) -> int:
+        try:
+            return asyncio.run(
+                wait_until_stored(self.kafka, group, within_s=DRAIN_S, topics=topics)
+            )
+        except Exception as error:  # the broker itself may be what failed
+            say(f"[red]could not read the lag of {group}: {error}[/]")
+            return -1
 
     def drain(self) -> int:
         """Wait until the workers and then the sink have consumed everything on the topics;
