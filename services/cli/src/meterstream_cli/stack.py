@@ -209,32 +209,31 @@ class LocalStack:
         codes: dict[str, int] = {}
         everything = [spec.name for spec in TOPICS]
         began = time.monotonic()
-        told = say
 
-        def say(message: str) -> None:  # each step with the seconds since the stop began
-            told(f"{message} [{time.monotonic() - began:.1f} s]")
+        def step(message: str) -> None:  # each step with the seconds since the stop began
+            say(f"{message} [{time.monotonic() - began:.1f} s]")
 
         if "gateway" in self.services:
             codes["gateway"] = self.services["gateway"].stop()
-            say(f"gateway stopped ({codes['gateway']})")
+            step(f"gateway stopped ({codes['gateway']})")
         if "workers" in self.services:
-            left = self._wait(WorkerConfig().app_id, list(CONSUMED_TOPICS), say=say)
+            left = self._wait(WorkerConfig().app_id, list(CONSUMED_TOPICS), say=step)
             codes["workers"] = self.services["workers"].stop()
-            say(f"workers drained ({left} left) and stopped ({codes['workers']})")
+            step(f"workers drained ({left} left) and stopped ({codes['workers']})")
         if "sink" in self.services:
-            left = self._wait(SinkConfig().group_id, everything, say=say)
-            say("sink drained" if left == 0 else f"[red]{left} messages still unstored[/]")
+            left = self._wait(SinkConfig().group_id, everything, say=step)
+            step("sink drained" if left == 0 else f"[red]{left} messages still unstored[/]")
             codes["sink"] = self.services["sink"].stop()
-            say(f"sink stopped ({codes['sink']})")
+            step(f"sink stopped ({codes['sink']})")
         if "api" in self.services:
             codes["api"] = self.services["api"].stop()
-            say(f"api stopped ({codes['api']})")
+            step(f"api stopped ({codes['api']})")
         if self.broker is not None:
             self.broker.stop()
-            say("broker stopped")
+            step("broker stopped")
         if self.clickhouse is not None:
             self.clickhouse.stop()
-            say("ClickHouse server stopped")
+            step("ClickHouse server stopped")
         if self.state is not None:
             state_file(self.plan.state_dir).unlink(missing_ok=True)
         return 0 if all(code in (0, -signal.SIGTERM) for code in codes.values()) else 1
