@@ -1,6 +1,7 @@
-"""End-to-end benchmark: SDK transport → Kafka → workers and sink → ClickHouse (chDB).
+"""End-to-end benchmark: SDK transport → Kafka → workers and sink → the ClickHouse server.
 
-Everything on this machine: the local Apache Kafka broker (or MS_KAFKA_BOOTSTRAP_SERVERS),
+Everything on this machine: the local Apache Kafka broker (or MS_KAFKA_BOOTSTRAP_SERVERS), the
+local ClickHouse server (or MS_WAREHOUSE_URL; its CPU counted as a component of its own),
 one sink process, one worker process, and generator processes (`benchmarks.e2e_load`).
 
 1. Capacity: the generators send mixed traffic as fast as the SDK transport takes it,
