@@ -47,6 +47,11 @@ def server(tmp_path: Path) -> Iterator[LocalClickHouse]:
     local.stop()
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run(sql: str, *, user: str, password: str) -> httpx.Response:
     return httpx.post(
         f"http://127.0.0.1:{HTTP_PORT}/", content=sql, auth=(user, password), timeout=30
@@ -73,7 +78,13 @@ def test_users_can_do_what_their_role_allows_and_nothing_else(server: LocalClick
     )
     assert "SETTING_CONSTRAINT_VIOLATION" in raised.text
 
-    # The keep-alive statement is what keeps the listeners open: nobody else may end it.
+    # The keep-alive statement is what keeps the listeners open: nobody else may end it,
+    # and it holds no core while it waits.
+    pid = server.pid()
+    assert pid is not None
+    before = cpu_seconds(pid)
+    time.sleep(3)
+    assert cpu_seconds(pid) - before < 0.5
     for user, password in (("analyst", "analyst"), ("meterstream", "meterstream")):
         run("KILL QUERY WHERE 1 SYNC", user=user, password=password)
         assert httpx.get(f"http://127.0.0.1:{HTTP_PORT}/ping", timeout=5).text.strip() == "Ok."
@@ -82,9 +93,14 @@ def test_users_can_do_what_their_role_allows_and_nothing_else(server: LocalClick
 
     # clickhouse-local logs itself in as a password-less `default`; over the wire that
     # user can run nothing that touches a table or the server.
-    for sql in ("SELECT count() FROM system.numbers LIMIT 1", "SYSTEM STOP LISTEN HTTP"):
+    for sql in (
+        "SELECT count() FROM system.numbers LIMIT 1",
+        "SYSTEM STOP LISTEN HTTP",
+        "SELECT * FROM file('/etc/passwd', 'LineAsString')",
+    ):
         anonymous = httpx.post(f"http://127.0.0.1:{HTTP_PORT}/", content=sql, timeout=10)
-        assert "QUOTA_EXCEEDED" in anonymous.text, anonymous.text
+        assert anonymous.status_code != 200, (sql, anonymous.text)
+        assert "QUOTA_EXCEEDED" in anonymous.text or "ACCESS_DENIED" in anonymous.text
     wrong = run("SELECT 1", user="meterstream", password="wrong")
     assert "AUTHENTICATION_FAILED" in wrong.text
     assert httpx.get(f"http://127.0.0.1:{HTTP_PORT}/ping", timeout=5).text.strip() == "Ok."
