@@ -155,6 +155,7 @@ def run_demo(
             api_port=free_port(),
             local_broker=use_local_broker,
             local_clickhouse=use_local_broker,
+            fresh_groups=True,
         )
     )
     plan = DemoPlan(seconds, completions_per_s, 2, run_id=f"run-{int(time.time())}")

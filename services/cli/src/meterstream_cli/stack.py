@@ -30,6 +30,7 @@ from meterstream_kafka import (
     apply_topics,
     find_broker_script,
     group_lag,
+    start_group_at_end,
 )
 from meterstream_sink.config import SinkConfig
 from meterstream_warehouse import (
@@ -58,6 +59,9 @@ class StackPlan:
     api_port: int = 8090
     local_broker: bool = True
     local_clickhouse: bool = True
+    fresh_groups: bool = False
+    """New consumer groups placed at the topics' end: only what comes next is consumed (the
+    demo shows its own traffic, not a backlog other runs left on the broker)."""
 
 
 @dataclass(slots=True)
@@ -115,6 +119,8 @@ class LocalStack:
         self.broker: LocalBroker | None = None
         self.clickhouse: LocalClickHouse | None = None
         self.state: StackState | None = None
+        self.sink_group = SinkConfig().group_id
+        self.workers_group = WorkerConfig().app_id
 
     @property
     def logs(self) -> Path:
@@ -144,6 +150,12 @@ class LocalStack:
             server.start()
             stores["clickhouse"] = server.pid() or 0
         asyncio.run(apply_topics(self.kafka, TOPICS))
+        if plan.fresh_groups:
+            stamp = int(time.time())
+            self.sink_group = f"{self.sink_group}-{stamp}"
+            self.workers_group = f"{self.workers_group}-{stamp}"
+            asyncio.run(start_group_at_end(self.kafka, self.sink_group, keep_registries=True))
+            asyncio.run(start_group_at_end(self.kafka, self.workers_group))
         store = open_warehouse(self.warehouse)
         try:
             migrate(store, raw_retention_days=self.warehouse.raw_retention_days)
@@ -151,13 +163,16 @@ class LocalStack:
             store.close()
         keys = {project: new_key() for project in plan.projects}
         key_hashes = ",".join(f"{project}:{hash_key(key)}" for project, key in keys.items())
-        env = {"MS_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers}
+        env = {
+            "MS_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
+            "MS_SINK_GROUP_ID": self.sink_group,
+        }
         self.services["sink"] = ServiceProcess(
             "meterstream_sink", log_path=self.logs / "sink.log", env=env
         )
         self.services["workers"] = worker_process(
             self.kafka,
-            app_id=WorkerConfig().app_id,
+            app_id=self.workers_group,
             data_dir=plan.state_dir / "workers",
             log_path=self.logs / "workers.log",
         )
@@ -185,8 +200,8 @@ class LocalStack:
             api_url=api_url,
             kafka=self.kafka.bootstrap_servers,
             clickhouse=_without_password(self.warehouse.url),
-            sink_group=SinkConfig().group_id,
-            workers_group=WorkerConfig().app_id,
+            sink_group=self.sink_group,
+            workers_group=self.workers_group,
             pids={
                 **stores,
                 **{name: service.pid for name, service in self.services.items()},
@@ -217,11 +232,11 @@ class LocalStack:
             codes["gateway"] = self.services["gateway"].stop()
             step(f"gateway stopped ({codes['gateway']})")
         if "workers" in self.services:
-            left = self._wait(WorkerConfig().app_id, list(CONSUMED_TOPICS), say=step)
+            left = self._wait(self.workers_group, list(CONSUMED_TOPICS), say=step)
             codes["workers"] = self.services["workers"].stop()
             step(f"workers drained ({left} left) and stopped ({codes['workers']})")
         if "sink" in self.services:
-            left = self._wait(SinkConfig().group_id, everything, say=step)
+            left = self._wait(self.sink_group, everything, say=step)
             step("sink drained" if left == 0 else f"[red]{left} messages still unstored[/]")
             codes["sink"] = self.services["sink"].stop()
             step(f"sink stopped ({codes['sink']})")
@@ -256,12 +271,10 @@ class LocalStack:
         """The workers consume everything (their output lands on derived topics), then the
         sink does; returns the sink's lag left."""
         consumed = list(CONSUMED_TOPICS)
-        await wait_until_stored(
-            self.kafka, WorkerConfig().app_id, within_s=DRAIN_S, topics=consumed
-        )
+        await wait_until_stored(self.kafka, self.workers_group, within_s=DRAIN_S, topics=consumed)
         everything = [spec.name for spec in TOPICS]
         return await wait_until_stored(
-            self.kafka, SinkConfig().group_id, within_s=DRAIN_S, topics=everything
+            self.kafka, self.sink_group, within_s=DRAIN_S, topics=everything
         )
 
 
