@@ -10,7 +10,7 @@ import orjson
 
 from meterstream_contracts import EVENT_MODELS
 from meterstream_contracts.examples import load_examples
-from meterstream_warehouse import Warehouse
+from meterstream_warehouse import LocalClickHouse, Warehouse, find_clickhouse_script
 
 
 def examples_for_project(kind: str, project: str) -> tuple[list[bytes], list[bytes]]:
@@ -41,3 +41,15 @@ class ServerStore:
     env: dict[str, str]
     logs: Path
     """The test's own folder, for the service processes' logs."""
+
+
+def local_clickhouse_at(folder: Path, *, http_port: int, tcp_port: int) -> LocalClickHouse:
+    """A local ClickHouse server of a test's own: its own ports and data folder."""
+    return LocalClickHouse(
+        find_clickhouse_script(Path(__file__).resolve().parents[1]),
+        settings=(
+            ("MS_CLICKHOUSE_HTTP_PORT", str(http_port)),
+            ("MS_CLICKHOUSE_TCP_PORT", str(tcp_port)),
+            ("MS_CLICKHOUSE_DATA", str(folder)),
+        ),
+    )

@@ -17,31 +17,18 @@ from fastapi.testclient import TestClient
 from meterstream_api.app import create_app
 from meterstream_api.config import ApiConfig
 from meterstream_contracts.api_keys import hash_key, new_key
-from meterstream_warehouse import (
-    LocalClickHouse,
-    WarehouseConfig,
-    find_clickhouse_script,
-    migrate,
-    open_warehouse,
-)
+from meterstream_warehouse import LocalClickHouse, WarehouseConfig, migrate, open_warehouse
+from tests.helpers import local_clickhouse_at
 
 pytestmark = [pytest.mark.clickhouse]
 
-REPO = Path(__file__).resolve().parents[2]
 HTTP_PORT = 28133
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LocalClickHouse]:
     """A server of this test's own, on its own ports and data folder."""
-    local = LocalClickHouse(
-        find_clickhouse_script(REPO),
-        settings=(
-            ("MS_CLICKHOUSE_HTTP_PORT", str(HTTP_PORT)),
-            ("MS_CLICKHOUSE_TCP_PORT", "28910"),
-            ("MS_CLICKHOUSE_DATA", str(tmp_path / "clickhouse")),
-        ),
-    )
+    local = local_clickhouse_at(tmp_path / "clickhouse", http_port=HTTP_PORT, tcp_port=28910)
     local.start()
     yield local
     local.stop()

@@ -19,19 +19,12 @@ from meterstream_api.app import create_app
 from meterstream_api.config import ApiConfig
 from meterstream_contracts.api_keys import hash_key, new_key
 from meterstream_kafka import KafkaConfig
-from meterstream_warehouse import (
-    LocalClickHouse,
-    WarehouseConfig,
-    find_clickhouse_script,
-    migrate,
-    open_warehouse,
-)
-from tests.helpers import ServerStore
+from meterstream_warehouse import LocalClickHouse, WarehouseConfig, migrate, open_warehouse
+from tests.helpers import ServerStore, local_clickhouse_at
 from tests.reliability.test_pipeline_faults import Pipeline, run_under_faults
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
 PAUSE_S = float(os.environ.get("MS_CLICKHOUSE_PAUSE_S", "10"))
 """10 s in CI; `make reliability` pauses 30 s."""
 API_TIMEOUT_S = 3.0
@@ -39,14 +32,7 @@ API_TIMEOUT_S = 3.0
 
 @pytest.fixture
 def own_server(tmp_path: Path) -> Iterator[tuple[LocalClickHouse, ServerStore]]:
-    server = LocalClickHouse(
-        find_clickhouse_script(REPO),
-        settings=(
-            ("MS_CLICKHOUSE_HTTP_PORT", "28143"),
-            ("MS_CLICKHOUSE_TCP_PORT", "28920"),
-            ("MS_CLICKHOUSE_DATA", str(tmp_path / "clickhouse")),
-        ),
-    )
+    server = local_clickhouse_at(tmp_path / "clickhouse", http_port=28143, tcp_port=28920)
     server.start()
     url = server.url(user="meterstream", password="meterstream")
     warehouse = open_warehouse(WarehouseConfig(url=url, database="faults"))

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from meterstream_cli.processes import ServiceProcess, gateway_process, worker_process
 from meterstream_contracts import TOPICS
@@ -304,8 +305,8 @@ def _url_set() -> bool:
 
 
 def _without_password(url: str) -> str:
-    if "@" not in url:
+    parts = urlsplit(url)
+    if parts.password is None:
         return url
-    scheme, rest = url.split("://", 1)
-    user = rest.split("@", 1)[0].split(":", 1)[0]
-    return f"{scheme}://{user}@{rest.split('@', 1)[1]}"
+    host = f"{parts.username}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=host))
