@@ -94,6 +94,37 @@ def test_a_retried_insert_with_the_same_token_is_stored_once(
     assert count(any_warehouse, "raw_completions", project_name) == len(valid)
 
 
+def test_rows_given_as_unjoined_pieces_are_stored_as_one_insert(
+    any_warehouse: Warehouse, project_name: str
+) -> None:
+    """The sink hands over its envelopes unjoined: small pieces, newline pieces, and pieces
+    larger than one streamed chunk, all in one insert under one dedup token."""
+    valid, _ = examples_for_project("completion", project_name)
+    event = decode_envelope(valid[0], kind="completion").events[0]
+    lines = [
+        encode_event(event.model_copy(update={"event_id": uuid.uuid4(), "completion_id": str(i)}))
+        for i in range(3000)
+    ]
+    big = b"\n".join(lines[:2500])  # > 1 MiB: sent as its own chunk
+    pieces = [lines[2500], b"\n", big, b"\n", *(p for line in lines[2501:] for p in (line, b"\n"))]
+    assert len(big) > 1024 * 1024
+    token = f"raw_completions:{uuid.uuid4().hex}"
+    for _ in range(2):
+        any_warehouse.insert_json_rows("raw_completions", pieces, dedup_token=token)
+    assert count(any_warehouse, "raw_completions", project_name) == 3000
+
+
+def test_one_bad_piece_rejects_the_whole_streamed_insert(
+    any_warehouse: Warehouse, project_name: str
+) -> None:
+    valid, _ = examples_for_project("completion", project_name)
+    good = encode_event(decode_envelope(valid[0], kind="completion").events[0])
+    pieces = [good, b"\n", b'{"event_id":"not-a-uuid"}', b"\n"]
+    with pytest.raises(RejectedBatch):
+        any_warehouse.insert_json_rows("raw_completions", pieces)
+    assert count(any_warehouse, "raw_completions", project_name) == 0
+
+
 def test_a_replayed_event_collapses_into_one_row_under_final(
     any_warehouse: Warehouse, project_name: str
 ) -> None:

@@ -47,6 +47,7 @@ def test_demo_fills_every_table_and_keeps_invalid_events_out(
             "--rate",
             "300",
             "--no-local-broker",
+            "--no-local-clickhouse",
             "--state-dir",
             str(tmp_path),
         ],

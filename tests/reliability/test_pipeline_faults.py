@@ -211,16 +211,24 @@ def run_under_faults(
     fault: Callable[[int, Pipeline], None],
     *,
     sinks: int = 1,
+    send: Callable[[int, list[Event]], None] | None = None,
 ) -> list[Event]:
     """12 batches of mixed traffic (acks awaited), `fault(batch, workers)` after each; then
-    every acknowledged completion stored once and reconcile clean. Returns the events."""
+    every acknowledged completion stored once and reconcile clean. Returns the events.
+    `send(batch, events)` publishes a batch and returns once it is acknowledged (default:
+    straight to Kafka)."""
+
+    def to_kafka(_: int, events: list[Event]) -> None:
+        asyncio.run(publish(kafka_config, events, per_envelope=200))  # acks awaited
+
+    send = send or to_kafka
     start = today_s_end(kafka_config)
     pipeline = Pipeline(kafka_config, folder, server_store.env, start, sinks=sinks)
     produced: list[Event] = []
     try:
         for batch in range(12):
             events = traffic(project, batch, 1_000)
-            asyncio.run(publish(kafka_config, events, per_envelope=200))  # acks awaited
+            send(batch, events)
             produced += events
             fault(batch, pipeline)
         pipeline.settle()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from meterstream_sink.batch import BatchBuilder, BatchLimits, ConsumedMessage
+import pytest
+
+from meterstream_sink.batch import BatchBuilder, BatchLimits, ConsumedMessage, PollSizer
 
 
 def message(
@@ -41,3 +43,22 @@ def test_offsets_to_commit_are_one_past_the_last_per_partition() -> None:
     batch = builder.take()
     assert batch.next_offsets() == {("t", 0): 8, ("t", 1): 10, ("t", 2): 3}
     assert builder.is_empty()
+
+
+def test_a_poll_takes_as_many_records_as_fit_its_bytes() -> None:
+    sizer = PollSizer(max_bytes=8 * 1024 * 1024, max_records=10_000)
+    assert sizer.records() == 8  # nothing seen yet: records assumed to be 1 MiB
+    for _ in range(30):
+        sizer.observe(100, 100 * 200_000)  # envelopes of ~200 kB
+    assert sizer.records() == pytest.approx(8 * 1024 * 1024 // 200_000, abs=1)
+    for _ in range(30):
+        sizer.observe(1000, 1000 * 300)  # single events
+    assert sizer.records() == 10_000
+    sizer.observe(0, 0)
+    assert sizer.records() == 10_000
+
+
+def test_a_poll_takes_at_least_one_record() -> None:
+    sizer = PollSizer(max_bytes=1024, max_records=500)
+    sizer.observe(1, 50 * 1024 * 1024)
+    assert sizer.records() == 1

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import pyarrow as pa
+if TYPE_CHECKING:  # pyarrow costs a process ~45 MB; the sink never needs it
+    import pyarrow as pa
 
 QueryParams = Mapping[str, Any]
 """Values bound server-side to `{name:Type}` placeholders; never formatted into SQL."""
+
+JsonRows = bytes | Sequence[bytes]
+"""NDJSON: one buffer, or pieces sent one after another without being joined first (the
+sink's Kafka envelopes, each followed by its newline), so a batch is never copied whole."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +46,9 @@ class Warehouse(Protocol):
         """Run a SELECT; the result as an Arrow table."""
 
     def insert_json_rows(
-        self, table: str, data: bytes, *, dedup_token: str | None = None
+        self, table: str, data: JsonRows, *, dedup_token: str | None = None
     ) -> InsertResult:
-        """Insert NDJSON (JSONEachRow) bytes as they are; unknown fields are skipped."""
+        """Insert NDJSON (JSONEachRow) as it is; unknown fields are skipped."""
 
     def insert_arrow(
         self, table: str, batch: pa.Table, *, dedup_token: str | None = None

@@ -15,7 +15,7 @@ import chdb
 import orjson
 import pyarrow as pa
 
-from meterstream_warehouse.base import InsertResult, QueryParams
+from meterstream_warehouse.base import InsertResult, JsonRows, QueryParams
 from meterstream_warehouse.errors import WarehouseError, classify_insert_error
 from meterstream_warehouse.settings import insert_settings, settings_clause
 
@@ -60,19 +60,21 @@ class ChdbWarehouse:
         assert isinstance(table, pa.Table)
         return table
 
-    def _stream_insert(self, statement: str, fmt: str, payload: bytes) -> InsertResult:
+    def _stream_insert(self, statement: str, fmt: str, payload: JsonRows) -> InsertResult:
         started = time.perf_counter()
+        pieces = [payload] if isinstance(payload, bytes) else payload
         with self._lock:
             try:
                 with self._conn.send_insert(statement, fmt) as inserter:
-                    inserter.append(payload)
+                    for piece in pieces:
+                        inserter.append(piece)
                     result = inserter.finish()
             except Exception as error:
                 raise classify_insert_error(str(error)) from error
         return InsertResult(rows=int(result.rows_written), seconds=time.perf_counter() - started)
 
     def insert_json_rows(
-        self, table: str, data: bytes, *, dedup_token: str | None = None
+        self, table: str, data: JsonRows, *, dedup_token: str | None = None
     ) -> InsertResult:
         clause = settings_clause(insert_settings(dedup_token))
         return self._stream_insert(f"INSERT INTO {table} {clause}", "JSONEachRow", data)

@@ -3,20 +3,48 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Generator, Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import clickhouse_connect
-import pyarrow as pa
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-from meterstream_warehouse.base import InsertResult, QueryParams
+from meterstream_warehouse.base import InsertResult, JsonRows, QueryParams
 from meterstream_warehouse.errors import (
     RetriableWarehouseError,
     WarehouseError,
     classify_insert_error,
 )
 from meterstream_warehouse.settings import insert_settings
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+STREAM_CHUNK_BYTES = 1024 * 1024
+"""Pieces of an insert are sent in chunks of about this size (HTTP chunked encoding)."""
+
+
+def _chunks(
+    pieces: Sequence[bytes], size: int = STREAM_CHUNK_BYTES
+) -> Generator[bytes, None, None]:
+    """Small pieces joined up to `size`, large ones as they are: few writes, no whole copy."""
+    pending: list[bytes] = []
+    pending_bytes = 0
+    for piece in pieces:
+        if len(piece) >= size:
+            if pending:
+                yield b"".join(pending)
+                pending, pending_bytes = [], 0
+            yield piece
+            continue
+        pending.append(piece)
+        pending_bytes += len(piece)
+        if pending_bytes >= size:
+            yield b"".join(pending)
+            pending, pending_bytes = [], 0
+    if pending:
+        yield b"".join(pending)
 
 
 class ServerWarehouse:
@@ -70,6 +98,8 @@ class ServerWarehouse:
         return list(result.named_results())
 
     def query_arrow(self, sql: str, *, params: QueryParams | None = None) -> pa.Table:
+        import pyarrow as pa
+
         try:
             table = self._client.query_arrow(sql, parameters=dict(params) if params else None)
         except OperationalError as error:
@@ -80,12 +110,15 @@ class ServerWarehouse:
         return table
 
     def insert_json_rows(
-        self, table: str, data: bytes, *, dedup_token: str | None = None
+        self, table: str, data: JsonRows, *, dedup_token: str | None = None
     ) -> InsertResult:
         started = time.perf_counter()
+        # Pieces go out as a generator: clickhouse-connect streams it, so the batch is
+        # never joined into one buffer (and then copied again behind the INSERT statement).
+        block = data if isinstance(data, bytes) else _chunks(data)
         try:
             summary = self._client.raw_insert(
-                table, insert_block=data, settings=insert_settings(dedup_token), fmt="JSONEachRow"
+                table, insert_block=block, settings=insert_settings(dedup_token), fmt="JSONEachRow"
             )
         except OperationalError as error:
             raise RetriableWarehouseError(str(error)) from error

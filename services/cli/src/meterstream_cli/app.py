@@ -111,11 +111,10 @@ def demo(
     seconds: Annotated[float, typer.Option(min=1, help="How long to send traffic.")] = 15,
     rate: Annotated[int, typer.Option(min=10, help="Completions per second.")] = 2000,
     local_broker: Annotated[
-        bool,
-        typer.Option(
-            help="Start the local Apache Kafka broker and ClickHouse server"
-            " (else MS_KAFKA_* and MS_WAREHOUSE_URL)."
-        ),
+        bool, typer.Option(help="Start the local Apache Kafka broker (else MS_KAFKA_*).")
+    ] = True,
+    local_clickhouse: Annotated[
+        bool, typer.Option(help="Start the local ClickHouse server (else MS_WAREHOUSE_URL).")
     ] = True,
     state_dir: Annotated[Path, typer.Option(help="Logs and the stack's state.")] = Path(
         ".meterstream"
@@ -134,6 +133,7 @@ def demo(
         seconds=seconds,
         completions_per_s=rate,
         use_local_broker=local_broker,
+        use_local_clickhouse=local_clickhouse,
         state_dir=state_dir,
         console=console,
         keep_serving=sys.stdin.isatty() and os.environ.get("CI") is None

@@ -141,6 +141,7 @@ def run_demo(
     seconds: float,
     completions_per_s: int,
     use_local_broker: bool,
+    use_local_clickhouse: bool,
     state_dir: Path,
     console: Console,
     keep_serving: bool = False,
@@ -154,7 +155,7 @@ def run_demo(
             gateway_port=free_port(),
             api_port=free_port(),
             local_broker=use_local_broker,
-            local_clickhouse=use_local_broker,
+            local_clickhouse=use_local_clickhouse,
             fresh_groups=True,
         )
     )

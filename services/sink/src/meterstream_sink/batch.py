@@ -83,3 +83,24 @@ class BatchBuilder:
     def take(self) -> Batch:
         batch, self._batch = self._batch, Batch()
         return batch
+
+
+class PollSizer:
+    """How many records the next poll may take so that it decompresses about `max_bytes`.
+
+    aiokafka decompresses every record a poll returns, and a poll is bounded in records,
+    not bytes: 10,000 envelopes of 500 events would be gigabytes. The count follows a
+    running average of the record sizes seen; before any, it assumes 1 MiB records.
+    """
+
+    def __init__(self, *, max_bytes: int, max_records: int) -> None:
+        self._max_bytes = max_bytes
+        self._max_records = max_records
+        self._average = 1024.0 * 1024.0
+
+    def records(self) -> int:
+        return max(1, min(self._max_records, int(self._max_bytes / self._average)))
+
+    def observe(self, records: int, size_bytes: int) -> None:
+        if records:
+            self._average = 0.7 * self._average + 0.3 * max(1.0, size_bytes / records)

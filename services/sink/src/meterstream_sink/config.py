@@ -19,7 +19,12 @@ class SinkConfig(BaseSettings):
     max_batch_seconds: float = Field(
         1.0, gt=0, description="Flush at most this long after the first message."
     )
-    fetch_max_records: int = Field(10_000, ge=1)
+    fetch_max_records: int = Field(10_000, ge=1, description="Records one poll may take.")
+    poll_max_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        description="Uncompressed bytes one poll aims for (its record count follows their size).",
+    )
     # Compressed bytes: envelopes of JSON shrink ~10x with zstd, so what a fetch holds
     # decompressed is ~10x these (bench_sink: peak RSS 449 -> 303 MB going from 16/2 MiB to
     # 4/1 MiB, with the same drain rate).

@@ -31,13 +31,13 @@ class TableBatch:
     oldest_timestamp_ms: int | None = None
 
     def add(self, data: bytes) -> None:
-        """Append NDJSON (one or more lines, no trailing newline)."""
+        """Append NDJSON (one or more lines, no trailing newline); `parts` holds it unjoined."""
         self.parts.append(data)
         self.parts.append(b"\n")
 
     @property
     def payload(self) -> bytes:
-        """Everything added, joined once (the one copy the insert needs)."""
+        """Everything added, joined once (for the slow paths that read it line by line)."""
         if len(self.parts) != 1:
             self.parts = [b"".join(self.parts)]
         return self.parts[0] if self.parts else b""

@@ -19,7 +19,7 @@ from aiokafka.producer import AIOKafkaProducer
 from meterstream_contracts import TOPICS
 from meterstream_contracts.envelope import VALIDATED_HEADER, VALIDATED_HEADER_VALUE
 from meterstream_kafka import KafkaConfig, apply_topics, make_producer, send_messages
-from meterstream_sink.batch import Batch, BatchBuilder, BatchLimits, ConsumedMessage
+from meterstream_sink.batch import Batch, BatchBuilder, BatchLimits, ConsumedMessage, PollSizer
 from meterstream_sink.config import SinkConfig
 from meterstream_sink.errors import SinkError
 from meterstream_sink.faults import FaultPoints
@@ -74,6 +74,9 @@ class ClickHouseSink:
         self.metrics = metrics or SinkMetrics()
         self._builder = BatchBuilder(
             BatchLimits(config.max_batch_rows, config.max_batch_bytes, config.max_batch_seconds)
+        )
+        self._poll = PollSizer(
+            max_bytes=config.poll_max_bytes, max_records=config.fetch_max_records
         )
         self._guard = DeadLetterGuard(
             DeadLetterLimits(
@@ -130,10 +133,13 @@ class ClickHouseSink:
                 self._in_flight.result()  # surface a failed store (e.g. the dead-letter limit)
             wait = self._builder.seconds_left(now=time.monotonic())
             records = await self._consumer.getmany(
-                timeout_ms=max(1, int(wait * 1000)), max_records=self._config.fetch_max_records
+                timeout_ms=max(1, int(wait * 1000)), max_records=self._poll.records()
             )
+            taken = taken_bytes = 0
             for partition, messages in records.items():
+                taken += len(messages)
                 for message in messages:
+                    taken_bytes += len(message.value or b"")
                     # Adding is synchronous, so a flush from a rebalance cannot interleave.
                     self._builder.add(
                         ConsumedMessage(
@@ -148,6 +154,7 @@ class ClickHouseSink:
                     )
                     if self._builder.is_full():
                         await self._hand_over()
+            self._poll.observe(taken, taken_bytes)
             if self._builder.is_due(now=time.monotonic()):
                 await self._hand_over()
 
@@ -219,7 +226,7 @@ class ClickHouseSink:
                     result = await asyncio.to_thread(
                         self._warehouse.insert_json_rows,
                         rows.table,
-                        rows.payload,
+                        rows.parts,
                         dedup_token=rows.dedup_token,
                     )
                     break
