@@ -113,7 +113,23 @@ def training_run(project: str, steps: int) -> tuple[list[Event], list[Event]]:
         )
         for step in range(steps)
     ]
-    return spend, rows
+    # ART's loop: a val log after the train log of the same step, taking the eval spend
+    logs: list[Event] = []
+    for step, row in enumerate(rows):
+        logs.append(row)
+        if step % 2 == 0:
+            logs.append(
+                TrainingStep(
+                    project=project,
+                    run_id="run-1",
+                    step=step,
+                    split="val",
+                    metrics={"val/reward": 0.05 * step},
+                    builder_metrics={"time/step_eval_s": 1.5},
+                    time=now,
+                )
+            )
+    return spend, logs
 
 
 def decoded(values: list[bytes], model: type[Any], keep: Callable[[Any], bool]) -> list[Any]:
@@ -207,18 +223,24 @@ def assert_history_recomputed(
     steps: list[Event],
     pricing: PricingRegistry,
 ) -> None:
-    """One history row per step, equal to ART's derivation of the same inputs."""
-    histories = {
-        h.step: h.metrics for h in decoded(values, TrainingHistory, lambda h: h.project == project)
-    }
+    """One history row per log (train and val at one step are two), each at its latest
+    revision equal to ART's derivation of the same inputs."""
+    histories: dict[int, TrainingHistory] = {}
+    for h in decoded(values, TrainingHistory, lambda h: h.project == project):
+        if h.seq not in histories or h.revision >= histories[h.seq].revision:
+            histories[h.seq] = h
     inputs = []
     for step in steps:
         assert isinstance(step, TrainingStep)
-        api = [c for c in spend if isinstance(c, ApiCost) and c.step == step.step]
+        scope = "eval" if step.split == "val" else "train"
+        api = [
+            c for c in spend if isinstance(c, ApiCost) and c.step == step.step and c.split == scope
+        ]
         gpu = [c for c in spend if isinstance(c, GpuCost) and c.step == step.step]
         inputs.append(
             StepInputs(
                 metrics=step.metrics,
+                builder_metrics=step.builder_metrics,
                 scenario_ids=step.scenario_ids,
                 api_costs=[
                     (
@@ -230,13 +252,16 @@ def assert_history_recomputed(
                     )
                     for c in api
                 ],
-                gpu_costs_usd=[g.seconds / 3600 * 2.5 * 2 for g in gpu],
+                gpu_costs_usd=[g.seconds / 3600 * 2.5 * 2 for g in gpu if scope == "train"],
             )
         )
-    for number, want in enumerate(derive_history(inputs)):
-        assert set(histories[number]) == set(want)
+    assert sorted(histories) == list(range(len(steps)))
+    for seq, want in enumerate(derive_history(inputs)):
+        got = histories[seq]
+        assert (got.step, got.split) == (steps[seq].step, steps[seq].split)  # type: ignore[attr-defined]
+        assert set(got.metrics) == set(want)
         for key, value in want.items():
-            assert math.isclose(histories[number][key], value, rel_tol=1e-9), (number, key)
+            assert math.isclose(got.metrics[key], value, rel_tol=1e-9), (seq, key)
 
 
 def test_derived_streams_equal_a_recomputation_across_a_worker_sigkill(
@@ -273,14 +298,14 @@ def test_derived_streams_equal_a_recomputation_across_a_worker_sigkill(
     def done(values: list[bytes]) -> bool:
         histories = decoded(values, TrainingHistory, lambda h: h.project == project_name)
         return totals_match(latest_totals(values, project_name), expected) and {
-            h.step for h in histories
-        } == set(range(6))
+            h.seq for h in histories
+        } == set(range(len(steps)))
 
     try:
         values = asyncio.run(read_from(kafka_config, start, until=done, within_s=120))
         histories = decoded(values, TrainingHistory, lambda h: h.project == project_name)
         got = {k: as_tuple(v) for k, v in latest_totals(values, project_name).items()}
-        assert done(values), (got, expected, sorted({h.step for h in histories}))
+        assert done(values), (got, expected, sorted({h.seq for h in histories}))
         time.sleep(1.5)  # the windows' last emissions
         values = asyncio.run(read_from(kafka_config, start, until=lambda v: False, within_s=5))
     finally:

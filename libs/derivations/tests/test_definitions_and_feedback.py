@@ -224,7 +224,7 @@ def test_spend_arriving_before_its_step_joins_that_step_and_late_spend_the_next(
         if isinstance(e, ApiCost) and e.cost_usd is not None
     }
     rows = replay_history(events, api_cost_usd=usd)
-    assert [n for n, _ in rows] == [0, 1]  # the repeated step 1 is ignored
+    assert [(r.step, r.seq) for r in rows] == [(0, 0), (1, 1), (1, 2)]  # a log each
     expected = derive_history(
         [
             StepInputs(
@@ -235,8 +235,8 @@ def test_spend_arriving_before_its_step_joins_that_step_and_late_spend_the_next(
             StepInputs({"time/step_trainer_s": 1.0}, api_costs=[("train", "judge", 0.25)]),
         ]
     )
-    assert [row for _, row in rows] == expected
-    assert rows[1][1]["costs/cum/all"] == pytest.approx(
+    assert [row.metrics for row in rows[:2]] == expected
+    assert rows[1].metrics["costs/cum/all"] == pytest.approx(
         3.75
     )  # 0.5 + 3 (2 GPUs, half an hour) + 0.25
 

@@ -26,10 +26,11 @@ async def test_each_call_advances_the_step_and_builder_metrics_join_the_next_ste
     await client._emitter.flush()
     steps = [e for e in transport.events() if isinstance(e, TrainingStep)]
     assert [s.step for s in steps] == [0, 1]
-    assert steps[0].metrics["data/step_actor_tokens"] == 1200
-    assert "time/step_actor_s" in steps[0].metrics
+    assert steps[0].builder_metrics["data/step_actor_tokens"] == 1200
+    assert "time/step_actor_s" in steps[0].builder_metrics
     assert steps[0].scenario_ids == ["s1", "s2"]
-    assert "data/step_actor_tokens" not in steps[1].metrics
+    assert steps[1].builder_metrics == {}
+    assert steps[0].log_id != steps[1].log_id
     await client._emitter.close()
 
 

@@ -153,12 +153,20 @@ class FeedbackRollup(Derived):
 
 
 class TrainingHistory(Derived):
-    """One history row per (run, step): raw and derived metrics, as ART logs them."""
+    """One history row per log of a run, as ART writes them: raw and derived metrics.
+
+    Several logs may share a step (train, then val); `seq` orders a run's logs as they
+    were made. A row that receives spend after it went out is sent again, corrected,
+    with a higher `revision`, together with the later rows whose totals it changes.
+    """
 
     kind: Literal["training_history"] = "training_history"
     project: ProjectName
     run_id: Identifier
     step: int = Field(ge=0)
+    split: str = "train"
+    seq: int = Field(0, ge=0, description="The log's place among the run's logs.")
+    revision: int = Field(1, ge=1)
     metrics: dict[str, float]
 
 

@@ -192,6 +192,21 @@ class TrainingStep(Event):
         max_length=100_000,
         description="Scenarios seen at this step; drives data/cum/num_unique_scenarios.",
     )
+    split: Name = Field(
+        "train",
+        description="The split this log belongs to (train, val, test or another); several"
+        " splits may log the same step, each keeping its own history row.",
+    )
+    builder_metrics: dict[Name, FiniteFloat] = Field(
+        default_factory=dict,
+        max_length=1024,
+        description="Step values a metrics builder summed (timings, data counts, costs):"
+        " every costs/, time/ and data/ one gets its cumulative key, as ART's builder does.",
+    )
+    log_id: UUID | None = Field(
+        None,
+        description="Spend that carries this id belongs to this log, whenever it arrives.",
+    )
 
 
 class TrainingRun(Event):
@@ -225,6 +240,9 @@ class ApiCost(Event):
     completion_id: Identifier | None = None
     step: int | None = Field(None, ge=0)
     split: Name = "train"
+    log_id: UUID | None = Field(
+        None, description="The training log this spend belongs to (its TrainingStep's log_id)."
+    )
     source: Name = Field(description="What spent it, e.g. 'judge' or 'rollout'.")
     provider: Name
     model: Name
@@ -242,6 +260,9 @@ class GpuCost(Event):
     run_id: Identifier
     step: int | None = Field(None, ge=0)
     split: Name = "train"
+    log_id: UUID | None = Field(
+        None, description="The training log this spend belongs to (its TrainingStep's log_id)."
+    )
     gpu_type: Name
     gpu_count: int = Field(1, ge=1, le=100_000)
     seconds: NonNegativeFloat

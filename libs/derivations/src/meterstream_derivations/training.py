@@ -1,8 +1,9 @@
 """Training history rows, derived exactly as ART derives them. Pure; the state is explicit.
 
-Per step, from the step's metrics and the spend attributed to it:
+Per log (a step of one split), from its metrics and the spend attributed to it:
 - builder-managed metrics (`costs/*`, `time/step_*`, `data/step_*`,
-  `throughput/step_*`) are the step's own values;
+  `throughput/step_*` among the logged ones, and whatever a metrics builder summed,
+  such as a `time/checkpoint_s` it measured) are the log's own values;
 - API spend becomes `costs/{split}/{source}`, GPU spend `costs/gpu`;
 - every parent path of a cost gets the sum of its children
   (`costs/train/llm_judge` and `costs/train` for `costs/train/llm_judge/x`),
@@ -68,13 +69,15 @@ def cost_rollups(costs: Mapping[str, float]) -> dict[str, float]:
 
 @dataclass(frozen=True, slots=True)
 class StepInputs:
-    """What one (run, step) brings: its metrics, scenario ids, and the spend attributed to it."""
+    """What one log of a run brings: its metrics, what its builder summed, scenario ids, and
+    the spend attributed to it."""
 
     metrics: Mapping[str, float]
     scenario_ids: Sequence[str] = ()
     api_costs: Sequence[tuple[str, str, float]] = ()
     """(split, source, usd) for each priced API call of the step."""
     gpu_costs_usd: Sequence[float] = ()
+    builder_metrics: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -91,6 +94,8 @@ class RunDerivation:
         """The history row of the next step (state advances)."""
         row = dict(step.metrics)
         builder = {k: v for k, v in step.metrics.items() if k.startswith(BUILDER_PREFIXES)}
+        for key, value in step.builder_metrics.items():
+            builder[key] = builder.get(key, 0.0) + value
         for split, source, usd in step.api_costs:
             key = f"costs/{split.strip('/')}/{source.strip('/')}"
             builder[key] = builder.get(key, 0.0) + usd
@@ -121,6 +126,9 @@ class RunDerivation:
 
     def state(self) -> dict[str, Any]:
         return {"cumulative": dict(self.cumulative), "scenarios": sorted(self.scenarios)}
+
+    def copy(self) -> RunDerivation:
+        return RunDerivation(dict(self.cumulative), set(self.scenarios))
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> RunDerivation:

@@ -221,9 +221,11 @@ def training_dashboard() -> dict[str, Any]:
     ]
     by_run = {"transformations": [{"id": "partitionByValues", "options": {"fields": ["run"]}}]}
     step_axis = {"options": {"xField": "step"}, **by_run}
-    curve = f"""SELECT step, run_id AS run, metrics[${{key:singlequote}}] AS value
+    # several logs may share a step (train, then val): the last one logged that has the key
+    curve = f"""SELECT step, run_id AS run, argMax(metrics[${{key:singlequote}}], seq) AS value
 FROM training_history FINAL
 WHERE {_PROJECT} AND {_RUNS} AND mapContains(metrics, ${{key:singlequote}})
+GROUP BY run, step
 ORDER BY run, step"""
     smoothed = f"""SELECT step, run, avg(value) OVER (
            PARTITION BY run ORDER BY step ROWS BETWEEN ${{window}} - 1 PRECEDING AND CURRENT ROW
@@ -234,7 +236,7 @@ ORDER BY run, step"""
        h.last_step AS last_step, time AS started
 FROM (SELECT * FROM training_runs FINAL WHERE {_PROJECT}) AS r
 LEFT JOIN (
-    SELECT run_id, count() AS steps, max(step) AS last_step FROM training_history FINAL
+    SELECT run_id, uniqExact(step) AS steps, max(step) AS last_step FROM training_history FINAL
     WHERE {_PROJECT} GROUP BY run_id
 ) AS h ON h.run_id = r.run_id
 ORDER BY started DESC"""

@@ -236,12 +236,12 @@ def check_feedback(warehouse: Warehouse, project: str | None = None) -> CheckRes
 
 
 def check_training(warehouse: Warehouse, project: str | None = None) -> CheckResult:
-    """One history row per logged step of each run, and the exact count of unique
-    scenarios at the last step."""
+    """One history row per log of each run (several may share a step), and the exact count
+    of unique scenarios at the last log that counted them."""
     params = {"project": project or ""}
     recomputed = warehouse.query_rows(
         f"""
-        SELECT project, run_id, uniqExact(step) AS steps,
+        SELECT project, run_id, uniqExact(event_id) AS steps,
                uniqExactArray(scenario_ids) AS scenarios
         FROM raw_training_steps FINAL WHERE {_where(project)}
         GROUP BY project, run_id
@@ -251,7 +251,8 @@ def check_training(warehouse: Warehouse, project: str | None = None) -> CheckRes
     stored = warehouse.query_rows(
         f"""
         SELECT project, run_id, count() AS steps,
-               argMax(metrics['data/cum/num_unique_scenarios'], step) AS scenarios
+               argMaxIf(metrics['data/cum/num_unique_scenarios'], seq,
+                        mapContains(metrics, 'data/cum/num_unique_scenarios')) AS scenarios
         FROM training_history FINAL WHERE {_where(project)}
         GROUP BY project, run_id
         """,

@@ -48,7 +48,7 @@ def list_runs(
                r.tags AS tags, r.time AS updated_at, h.steps AS steps, h.last_step AS last_step
         FROM (SELECT run_id, name, recipe, status, tags, time {matching}
               ORDER BY time DESC, run_id LIMIT {{limit:UInt32}} OFFSET {{offset:UInt32}}) AS r
-        LEFT JOIN (SELECT run_id, count() AS steps, max(step) AS last_step
+        LEFT JOIN (SELECT run_id, uniqExact(step) AS steps, max(step) AS last_step
                    FROM training_history FINAL WHERE project = {{project:String}}
                    GROUP BY run_id) AS h ON h.run_id = r.run_id
         ORDER BY updated_at DESC, run_id
@@ -85,8 +85,10 @@ def run_history(
 ) -> dict[str, Any]:
     """Per key: steps, raw and smoothed values, min and max per bucket (see `smoothing`)."""
     _check_keys(keys)
+    # Several logs may share a step (train, then val): per key, the last one that has it.
     columns = ", ".join(
-        f"metrics[{{k{i}:String}}] AS c{i}, mapContains(metrics, {{k{i}:String}}) AS h{i}"
+        f"argMaxIf(metrics[{{k{i}:String}}], seq, mapContains(metrics, {{k{i}:String}})) AS c{i},"
+        f" countIf(mapContains(metrics, {{k{i}:String}})) > 0 AS h{i}"
         for i in range(len(keys))
     )
     table = warehouse.query_arrow(
@@ -94,6 +96,7 @@ def run_history(
         SELECT step, {columns}
         FROM training_history FINAL
         WHERE project = {{project:String}} AND run_id = {{run_id:String}}
+        GROUP BY step
         ORDER BY step
         """,
         params={"project": project, "run_id": run_id, **{f"k{i}": k for i, k in enumerate(keys)}},

@@ -19,11 +19,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from meterstream_contracts import Table
 from meterstream_pricing import PricingRegistry, UnknownModelPrice, Usage, usage_from_response
 from meterstream_sdk.errors import InvalidValue
+from meterstream_sdk.trajectories import LogParts, group_log, name_key
 
 if TYPE_CHECKING:
     from meterstream_sdk.emitter import Emitter
@@ -38,35 +39,79 @@ Loggable = int | float | Table
 
 
 class MetricsBuilder:
-    """Step-level metrics ART cannot infer, flushed into the run's next logged step."""
+    """Step values ART's builder keeps: summed until the next log of its scope takes them.
 
-    def __init__(self, run: Run, split: str) -> None:
+    A run has one builder per scope: `train`, `eval` (shared by the val and test splits,
+    as in ART) or any other split's name. Spend tracked while a builder's context is
+    active carries the id of the log that will take it, so the pipeline attributes it
+    to that log whenever it arrives.
+    """
+
+    def __init__(self, run: Run, scope: str) -> None:
         self.run = run
-        self.split = split
+        self.split = scope
         self._metrics: dict[str, float] = {}
         self._scenario_ids: list[str] = []
+        self.log_id = uuid4()
+        """The id of the log that will take what this builder holds now."""
+
+    def add_metric(self, key: str, value: float) -> None:
+        """Add to a step value (`time/step_...`, `data/step_...`, `costs/...`, or any
+        `section/name`: each costs/, time/ and data/ value gets its cumulative key)."""
+        if "/" not in key or key.split("/")[1] == "cum":
+            raise InvalidValue(f"builder metric {key!r} must be 'section/name', not a cum key")
+        if not math.isfinite(value):
+            raise InvalidValue(f"builder metric {key!r} must be finite, got {value!r}")
+        self._metrics[key] = self._metrics.get(key, 0.0) + float(value)
+
+    def add_cost(self, path: str, usd: float) -> None:
+        """Spend known in dollars: `add_cost("train/judge", 0.02)` → `costs/train/judge`."""
+        self.add_metric(f"costs/{path.strip('/')}", usd)
 
     @contextmanager
     def measure(self, key: str) -> Iterator[None]:
         """Time a block into `key` (e.g. `time/step_actor_s`); repeated blocks add up."""
-        started = time.perf_counter()
+        started = time.monotonic()
         try:
             yield
         finally:
-            self._metrics[key] = self._metrics.get(key, 0.0) + time.perf_counter() - started
+            self.add_metric(key, time.monotonic() - started)
 
-    def add_data(self, *, scenario_ids: Sequence[str] = (), **counts: float) -> None:
+    def add_data(
+        self,
+        *,
+        scenario_ids: Sequence[str] = (),
+        step_num_scenarios: float | None = None,
+        step_actor_tokens: float | None = None,
+        **counts: float,
+    ) -> None:
         """`step_actor_tokens=...` becomes `data/step_actor_tokens`; scenario ids are kept."""
         self._scenario_ids.extend(str(s) for s in scenario_ids)
-        for name, value in counts.items():
-            key = f"data/{name}"
-            self._metrics[key] = self._metrics.get(key, 0.0) + float(value)
+        given = {"step_num_scenarios": step_num_scenarios, "step_actor_tokens": step_actor_tokens}
+        for name, value in {**given, **counts}.items():
+            if value is not None:
+                self.add_metric(f"data/{name}", value)
+
+    def add_user_timing(
+        self,
+        *,
+        step_wall_s: float | None = None,
+        step_actor_s: float | None = None,
+        step_eval_s: float | None = None,
+    ) -> None:
+        """Timings measured elsewhere: `time/step_wall_s`, `time/step_actor_s`, ..."""
+        for name, value in (
+            ("step_wall_s", step_wall_s),
+            ("step_actor_s", step_actor_s),
+            ("step_eval_s", step_eval_s),
+        ):
+            if value is not None:
+                self.add_metric(f"time/{name}", value)
 
     def add_idle_times(self, **seconds: float) -> None:
         """`step_actor_idle_s=...` becomes `throughput/step_actor_idle_s`, as ART names it."""
         for name, value in seconds.items():
-            key = f"throughput/{name}"
-            self._metrics[key] = self._metrics.get(key, 0.0) + float(value)
+            self.add_metric(f"throughput/{name}", value)
 
     def register_model_pricing(
         self,
@@ -94,10 +139,11 @@ class MetricsBuilder:
         finally:
             _ACTIVE_BUILDER.reset(token)
 
-    def take(self) -> tuple[dict[str, float], list[str]]:
-        metrics, ids = self._metrics, self._scenario_ids
-        self._metrics, self._scenario_ids = {}, []
-        return metrics, ids
+    def take(self) -> tuple[dict[str, float], list[str], UUID]:
+        """What the log now being made takes; the builder starts on the next one."""
+        metrics, ids, log_id = self._metrics, self._scenario_ids, self.log_id
+        self._metrics, self._scenario_ids, self.log_id = {}, [], uuid4()
+        return metrics, ids, log_id
 
 
 class Run:
@@ -143,30 +189,63 @@ class Run:
     def __call__(self, metrics: Mapping[str, Loggable], *, step: int | None = None) -> int:
         return self.log(metrics, step=step)
 
-    def log(self, metrics: Mapping[str, Loggable], *, step: int | None = None) -> int:
-        """Log one step (numbers and tables) with every builder's pending metrics; returns it."""
+    def log(
+        self,
+        metrics: Mapping[str, Loggable],
+        *,
+        step: int | None = None,
+        split: str | None = None,
+    ) -> int:
+        """Log one step (numbers and tables) with what the split's builder holds; returns it.
+
+        Without `split`, keys are logged as given, with the train builder. With one, keys
+        are named as ART names them (`loss` → `val/loss`; `loss/grad_norm`, `data/...`
+        stay) and builder-managed keys (`costs/`, `time/step_`, `data/step_`,
+        `throughput/step_`) are summed into that split's builder first.
+        """
+        numbers, tables = _split_loggables(metrics)
+        if split is None:
+            return self._emit_log(numbers, tables, {}, [], step=step, split="train")
+        parts = LogParts()
+        plain = {k: v for k, v in numbers.items() if not parts.route(k, v)}
+        parts.metrics = {name_key(k, split): v for k, v in plain.items()}
+        return self._emit_log(parts.metrics, tables, parts.builder, [], step=step, split=split)
+
+    def log_groups(
+        self,
+        groups: Sequence[Any],
+        *,
+        split: str = "train",
+        step: int | None = None,
+        metrics: Mapping[str, float] | None = None,
+    ) -> int:
+        """Log trajectory groups as ART's `Model.log` does: rewards, exception rate, reward
+        spread, trajectory and group metric averages, step counts and scenario ids, with
+        what the split's builder holds. Takes these SDK's groups or ART's own."""
+        for key, value in (metrics or {}).items():
+            _check_number(key, value)
+        parts = group_log(groups, split, metrics or {})
+        return self._emit_log(
+            parts.metrics, {}, parts.builder, parts.scenario_ids, step=step, split=split
+        )
+
+    def _emit_log(
+        self,
+        numbers: dict[str, float],
+        tables: dict[str, Any],
+        builder_metrics: dict[str, float],
+        scenario_ids: list[str],
+        *,
+        step: int | None,
+        split: str,
+    ) -> int:
         if step is not None:
             if step < 0:
                 raise InvalidValue(f"step must be >= 0, got {step}")
             self.step = step
-        numbers: dict[str, float] = {}
-        tables: dict[str, Any] = {}
-        for key, value in metrics.items():
-            if isinstance(value, Table):
-                tables[key] = value.model_dump()
-            elif isinstance(value, int | float) and not isinstance(value, bool):
-                if not math.isfinite(value):
-                    raise InvalidValue(f"metric {key!r} must be finite, got {value!r}")
-                numbers[key] = float(value)
-            else:
-                raise InvalidValue(
-                    f"metric {key!r} must be a number or a Table, got {type(value).__name__}"
-                )
-        scenario_ids: list[str] = []
-        for builder in self._builders.values():
-            pending, ids = builder.take()
-            numbers.update(pending)
-            scenario_ids.extend(ids)
+        pending, ids, log_id = self.metrics_builder(split).take()
+        for key, value in builder_metrics.items():
+            pending[key] = pending.get(key, 0.0) + value
         logged = self.step
         self._emitter.emit(
             "training_step",
@@ -174,9 +253,12 @@ class Run:
                 "project": self.project,
                 "run_id": self.run_id,
                 "step": logged,
+                "split": split,
                 "metrics": numbers,
+                "builder_metrics": pending,
                 "tables": tables,
-                "scenario_ids": scenario_ids,
+                "scenario_ids": sorted({*ids, *scenario_ids}),
+                "log_id": str(log_id),
             },
         )
         self.step += 1
@@ -190,7 +272,8 @@ class Run:
         groups: Sequence[Mapping[str, float]] = (),
         step: int | None = None,
     ) -> int:
-        """Average per-trajectory metrics under `{split}/`, group metrics under `{split}/group_`."""
+        """Average per-trajectory metrics under `{split}/`, group metrics under `{split}/group_`
+        (metric dicts only; `log_groups` takes rewards, exceptions and scenario ids too)."""
         metrics: dict[str, Loggable] = {}
         for prefix, rows in ((f"{split}/", trajectories), (f"{split}/group_", groups)):
             names = sorted({name for row in rows for name in row})
@@ -203,9 +286,11 @@ class Run:
         return self.log(metrics, step=step)
 
     def metrics_builder(self, split: str = "train") -> MetricsBuilder:
-        builder = self._builders.get(split)
+        """The builder of `split`'s scope: val and test share `eval`, as in ART."""
+        scope = scope_of(split)
+        builder = self._builders.get(scope)
         if builder is None:
-            builder = self._builders[split] = MetricsBuilder(self, split)
+            builder = self._builders[scope] = MetricsBuilder(self, scope)
         return builder
 
     def track_api_cost(
@@ -224,6 +309,7 @@ class Run:
             return None
         active = _ACTIVE_BUILDER.get()
         split = split or (active.split if active is not None and active.run is self else "train")
+        builder = self.metrics_builder(split)
         try:
             cost, version = self.pricing.cost(usage, provider=provider, model=model_name)
         except UnknownModelPrice as error:
@@ -236,7 +322,8 @@ class Run:
                 "project": self.project,
                 "run_id": self.run_id,
                 "step": self.step,
-                "split": split,
+                "split": builder.split,
+                "log_id": str(builder.log_id),
                 "source": source,
                 "provider": provider,
                 "model": model,
@@ -265,13 +352,15 @@ class Run:
         price = price_per_hour_usd if price_per_hour_usd is not None else self.gpu_cost_per_hour_usd
         if seconds < 0 or not math.isfinite(seconds):
             raise InvalidValue(f"seconds must be finite and >= 0, got {seconds!r}")
+        builder = self.metrics_builder(split)
         self._emitter.emit(
             "gpu_cost",
             {
                 "project": self.project,
                 "run_id": self.run_id,
                 "step": self.step,
-                "split": split,
+                "split": builder.split,
+                "log_id": str(builder.log_id),
                 "gpu_type": gpu_type,
                 "gpu_count": gpu_count,
                 "seconds": float(seconds),
@@ -326,3 +415,31 @@ def track_api_cost(
         return wrapper
 
     return decorate
+
+
+def scope_of(split: str) -> str:
+    """The builder a split logs through: val and test share `eval`, as in ART."""
+    return "eval" if split in ("val", "test", "eval") else split
+
+
+def _check_number(key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidValue(f"metric {key!r} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise InvalidValue(f"metric {key!r} must be finite, got {value!r}")
+    return float(value)
+
+
+def _split_loggables(metrics: Mapping[str, Loggable]) -> tuple[dict[str, float], dict[str, Any]]:
+    numbers: dict[str, float] = {}
+    tables: dict[str, Any] = {}
+    for key, value in metrics.items():
+        if isinstance(value, Table):
+            tables[key] = value.model_dump()
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            numbers[key] = _check_number(key, value)
+        else:
+            raise InvalidValue(
+                f"metric {key!r} must be a number or a Table, got {type(value).__name__}"
+            )
+    return numbers, tables

@@ -131,9 +131,12 @@ def cost_by_price_version(warehouse: Warehouse, *, project: str) -> list[dict[st
 def training_history(
     warehouse: Warehouse, *, project: str, run_id: str, keys: tuple[str, ...]
 ) -> list[dict[str, Any]]:
-    """One row per step of a run with the chosen history keys (NaN-free: missing is NULL)."""
+    """One row per step of a run with the chosen history keys (NaN-free: missing is NULL);
+    where several logs share a step (train, then val), each key from the last one that has it."""
     columns = ", ".join(
-        f"if(mapContains(metrics, {{k{i}:String}}), metrics[{{k{i}:String}}], NULL) AS c{i}"
+        f"if(countIf(mapContains(metrics, {{k{i}:String}})) > 0,"
+        f" argMaxIf(metrics[{{k{i}:String}}], seq, mapContains(metrics, {{k{i}:String}})),"
+        f" NULL) AS c{i}"
         for i in range(len(keys))
     )
     params: dict[str, Any] = {"project": project, "run_id": run_id}
@@ -143,6 +146,7 @@ def training_history(
         SELECT step, {columns}
         FROM training_history FINAL
         WHERE project = {{project:String}} AND run_id = {{run_id:String}}
+        GROUP BY step
         ORDER BY step
         """,
         params=params,

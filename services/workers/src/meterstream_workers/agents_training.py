@@ -7,7 +7,7 @@ from typing import Any
 
 from meterstream_contracts import TOPICS, ApiCost, GpuCost, TrainingStep, decode_envelope
 from meterstream_contracts.derived import TrainingHistory
-from meterstream_derivations.history import RunHistory
+from meterstream_derivations.history import HistoryRow, RunHistory, latest_rows
 from meterstream_derivations.inference import Prices
 from meterstream_derivations.ledger import api_cost_priced
 from meterstream_workers.first_phase import appended_at, feedback_outputs, spend_ledger
@@ -17,22 +17,31 @@ from meterstream_workers.wiring import Wiring, origin_of
 def apply_to_run(
     run: RunHistory, events: Iterable[Any], *, prices: Prices
 ) -> list[TrainingHistory]:
-    """Fold one message's events into the run; the history rows of its steps."""
-    rows = []
+    """Fold one message's events into the run; the history rows they make or correct."""
+    made: list[HistoryRow] = []
+    project = run_id = ""
     for event in events:
         if isinstance(event, ApiCost):
-            run.add_api_cost(event, api_cost_priced(event, prices)[0])
+            made += run.add_api_cost(event, api_cost_priced(event, prices)[0])
         elif isinstance(event, GpuCost):
-            run.add_gpu_cost(event)
+            made += run.add_gpu_cost(event)
         elif isinstance(event, TrainingStep):
-            row = run.add_step(event)
-            if row is not None:
-                rows.append(
-                    TrainingHistory(
-                        project=event.project, run_id=event.run_id, step=event.step, metrics=row
-                    )
-                )
-    return rows
+            made.append(run.add_step(event))
+        else:
+            continue
+        project, run_id = event.project, event.run_id or ""
+    return [
+        TrainingHistory(
+            project=project,
+            run_id=run_id,
+            step=row.step,
+            split=row.split,
+            seq=row.seq,
+            revision=row.revision,
+            metrics=row.metrics,
+        )
+        for row in latest_rows(made)
+    ]
 
 
 def add_training_agent(w: Wiring) -> None:
