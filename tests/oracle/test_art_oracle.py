@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 
@@ -31,6 +32,7 @@ from art.api_costs import track_api_cost as art_track_api_cost
 from meterstream_contracts import ApiCost, Event, GpuCost, TrainingStep
 from meterstream_derivations.history import RunHistory, latest_rows
 from meterstream_sdk import AsyncClient, Run, SdkConfig, track_api_cost
+from meterstream_sdk.art_mirror import mirror_art_model
 from meterstream_sdk.testing import RecordingTransport
 from meterstream_sdk.trajectories import Trajectory, TrajectoryGroup
 
@@ -290,17 +292,30 @@ def assert_same_rows(art_rows: list[dict[str, Any]], ours: list[dict[str, float]
 
 
 async def play_both(tmp_path: Path, actions: Sequence[Action]) -> None:
-    oracle, sdk = ArtSide(tmp_path), SdkSide()
+    """The loop through ART and through the SDK (in four arrival orders), and once more
+    through ART with `mirror_art_model`: every way gives ART's rows."""
+    oracle, sdk = ArtSide(tmp_path / "art"), SdkSide()
+    mirrored, mirror = ArtSide(tmp_path / "mirrored"), SdkSide()
+    mirror_art_model(mirrored.model, mirror.run)
     await sdk.client.start()
+    await mirror.client.start()
     for action in actions:
         await oracle.play(action)
         sdk.play(action)
+        await mirrored.play(action)
+        if action[0] == "resume":
+            mirror.play(action)
+            mirror_art_model(mirrored.model, mirror.run)
         if action[0].startswith("log"):
             await sdk.client.flush()  # as its timer would between two steps
     art_rows = oracle.rows()
     events = await sdk.events()
     for order in (events, spend_first(events), spend_late(events, 1), spend_late(events, 2)):
         assert_same_rows(art_rows, joined(order))
+    assert mirrored.rows() == [
+        {**row, "recorded_at": ANY, "time/wall_clock_sec": ANY} for row in art_rows
+    ]
+    assert_same_rows(art_rows, joined(await mirror.events()))
 
 
 def step_actions(step: int, *, val: bool, spend_after: bool = True) -> list[Action]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from meterstream_contracts import ApiCost, GpuCost, TrainingRun, TrainingStep
-from meterstream_sdk import AsyncClient, track_api_cost
+from meterstream_sdk import AsyncClient, InvalidValue, track_api_cost
 from meterstream_sdk.testing import RecordingTransport
+from meterstream_sdk.trajectories import Trajectory, TrajectoryGroup
 
 Offline = tuple[AsyncClient, RecordingTransport]
 
@@ -96,4 +97,68 @@ async def test_gpu_cost_defaults_and_run_lifecycle(offline: Offline) -> None:
     assert (gpu.price_per_hour_usd, gpu.gpu_count, gpu.seconds) == (2.25, 2, 3600.0)
     statuses = [e.status for e in transport.events() if isinstance(e, TrainingRun)]
     assert statuses == ["running", "deleted"]
+    await client._emitter.close()
+
+
+async def test_builder_values_are_checked_and_named_like_art(offline: Offline) -> None:
+    client, _ = offline
+    run = client.init_run(name="r")
+    builder = run.metrics_builder("train")
+    for bad in ("loss", "time/cum/trainer_s"):
+        with pytest.raises(InvalidValue, match="section/name"):
+            builder.add_metric(bad, 1.0)
+    with pytest.raises(InvalidValue, match="finite"):
+        builder.add_metric("time/step_x_s", float("nan"))
+    builder.add_cost("/train/judge/", 0.5)
+    builder.add_user_timing(step_wall_s=3.0, step_eval_s=None)
+    assert builder.take()[0] == {"costs/train/judge": 0.5, "time/step_wall_s": 3.0}
+
+
+async def test_val_and_test_share_the_eval_builder_and_spend_names_its_log(
+    offline: Offline,
+) -> None:
+    client, transport = offline
+    await client._emitter.start()
+    run = client.init_run(name="r")
+    assert run.metrics_builder("val") is run.metrics_builder("test")
+    run.metrics_builder("val").add_metric("time/step_eval_s", 2.0)
+    with run.metrics_builder("val").activate_context():
+        run.track_gpu(60, price_per_hour_usd=3.0)
+    run.log({"loss": 0.5, "loss/grad_norm": 1.0, "costs/eval/x": 0.25}, split="test", step=4)
+    run.log({"train/loss": 1.0}, step=4)  # a train log at the same step takes nothing of it
+    await client._emitter.flush()
+    events = transport.events()
+    test_log, train_log = [e for e in events if isinstance(e, TrainingStep)]
+    (gpu,) = [e for e in events if isinstance(e, GpuCost)]
+    assert (test_log.step, test_log.split, train_log.step) == (4, "test", 4)
+    assert test_log.metrics == {"test/loss": 0.5, "loss/grad_norm": 1.0}
+    assert test_log.builder_metrics == {"time/step_eval_s": 2.0, "costs/eval/x": 0.25}
+    assert (gpu.split, gpu.log_id) == ("eval", test_log.log_id)
+    assert train_log.builder_metrics == {}
+    await client._emitter.close()
+
+
+async def test_groups_give_art_s_automatic_keys(offline: Offline) -> None:
+    client, transport = offline
+    await client._emitter.start()
+    run = client.init_run(name="r")
+    groups = [
+        TrajectoryGroup([Trajectory(1.0), Trajectory(0.0)], metadata={"scenario_id": "a"}),
+        TrajectoryGroup([], exceptions=["timeout", "timeout"]),
+    ]
+    run.log_groups(groups, split="train", step=0)
+    await client._emitter.flush()
+    (log,) = [e for e in transport.events() if isinstance(e, TrainingStep)]
+    assert log.metrics == {
+        "train/reward": 0.5,
+        "train/exception_rate": 0.5,
+        "train/reward_std_dev": 0.5,
+    }
+    assert log.builder_metrics == {
+        "data/step_num_scenarios": 2.0,
+        "data/step_num_trajectories": 4.0,
+        "data/step_num_groups_submitted": 2.0,
+        "data/step_num_groups_trainable": 1.0,
+    }
+    assert log.scenario_ids == ["a"]
     await client._emitter.close()

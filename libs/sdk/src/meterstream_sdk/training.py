@@ -224,7 +224,10 @@ class Run:
         what the split's builder holds. Takes these SDK's groups or ART's own."""
         for key, value in (metrics or {}).items():
             _check_number(key, value)
-        parts = group_log(groups, split, metrics or {})
+        return self.log_parts(group_log(groups, split, metrics or {}), split=split, step=step)
+
+    def log_parts(self, parts: LogParts, *, split: str, step: int | None = None) -> int:
+        """Log metrics already named and routed (`meterstream_sdk.trajectories`)."""
         return self._emit_log(
             parts.metrics, {}, parts.builder, parts.scenario_ids, step=step, split=split
         )
@@ -346,9 +349,12 @@ class Run:
         price_per_hour_usd: float | None = None,
         gpu_type: str = "H200",
         gpu_count: int = 1,
-        split: str = "train",
+        split: str | None = None,
     ) -> None:
-        """GPU time at a per-hour price (the run's default, else $3/hour, ART's H200 price)."""
+        """GPU time at a per-hour price (the run's default, else $3/hour, ART's H200 price),
+        attributed like API spend: to `split`, else the active builder's, else train."""
+        active = _ACTIVE_BUILDER.get()
+        split = split or (active.split if active is not None and active.run is self else "train")
         price = price_per_hour_usd if price_per_hour_usd is not None else self.gpu_cost_per_hour_usd
         if seconds < 0 or not math.isfinite(seconds):
             raise InvalidValue(f"seconds must be finite and >= 0, got {seconds!r}")

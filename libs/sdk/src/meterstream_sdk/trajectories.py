@@ -150,3 +150,36 @@ def _add_default_counts(
             parts.route(key, value)
     ids = {sid for sid in (scenario_id(group) for group in groups) if sid is not None}
     parts.scenario_ids = sorted(ids)
+
+
+ROW_ONLY = frozenset({"step", "recorded_at", "training_step", "time/wall_clock_sec"})
+"""Keys of an ART history row that a row stores elsewhere (its step, its time)."""
+
+
+def art_row_parts(row: Mapping[str, Any], split: str) -> LogParts:
+    """A row ART wrote, back into what its log sent: the builder's step values (leaf costs,
+    step timings and counts) and the plain metrics. Totals, cost rollups and throughput
+    averages are left out: the pipeline derives them again."""
+    prefix = f"{split}/" if split not in METRIC_SPLITS else ""
+    keys = {
+        key.removeprefix(prefix) if prefix else key: value
+        for key, value in row.items()
+        if key not in ROW_ONLY and isinstance(value, int | float) and not isinstance(value, bool)
+    }
+    costs = [key for key in keys if key.startswith("costs/")]
+    parts = LogParts()
+    for key, value in keys.items():
+        derived = (
+            key.partition("/")[2].startswith("cum/")
+            or key == "costs/all"
+            or (key.startswith("costs/") and any(c.startswith(key + "/") for c in costs))
+            or key.startswith("throughput/avg_")
+        )
+        if derived:
+            continue
+        head, _, rest = key.partition("/")
+        if f"{head}/cum/{rest.removeprefix('step_')}" in keys:  # its builder kept a total
+            parts.builder[key] = float(value)
+        elif not parts.route(key, value):
+            parts.metrics[key if not prefix else f"{split}/{key}"] = float(value)
+    return parts
