@@ -35,6 +35,7 @@ from meterstream_query import (
     run_table,
 )
 from meterstream_warehouse import Warehouse, WarehouseError
+from meterstream_warehouse.queries import training_history
 from tests.integration.query_fixtures import START, KnownData, write_known_data, write_training_runs
 
 pytestmark = pytest.mark.clickhouse
@@ -302,6 +303,52 @@ def test_training_history_compare_tables_and_delete(
     assert [r["run_id"] for r in list_runs(any_warehouse, project=project_name)["runs"]] == [
         "run-1"
     ]
+
+
+def test_a_step_logged_by_train_and_val_reads_as_one_step_with_both(
+    any_warehouse: Warehouse, project_name: str
+) -> None:
+    """ART's loop logs train then val at each step: two rows per step (seq orders them).
+    A curve takes each key from the step's last log that has it; a corrected row (a higher
+    revision) replaces its first version."""
+
+    def row(step: int, seq: int, split: str, metrics: dict[str, float]) -> dict[str, Any]:
+        return {
+            "kind": "training_history",
+            "schema_version": 1,
+            "project": project_name,
+            "run_id": "art",
+            "step": step,
+            "split": split,
+            "seq": seq,
+            "revision": 1,
+            "metrics": metrics,
+        }
+
+    rows = []
+    for step in range(4):
+        rows.append(row(step, 2 * step, "train", {"train/reward": step, "costs/all": 1.0}))
+        rows.append(row(step, 2 * step + 1, "val", {"val/reward": -step, "costs/all": 0.25}))
+    any_warehouse.insert_json_rows("training_history", b"\n".join(orjson.dumps(r) for r in rows))
+    corrected = {**rows[0], "revision": 2, "metrics": {"train/reward": 0.0, "costs/all": 2.0}}
+    any_warehouse.insert_json_rows("training_history", orjson.dumps(corrected))
+    history = run_history(
+        any_warehouse,
+        project=project_name,
+        run_id="art",
+        keys=["train/reward", "val/reward", "costs/all"],
+    )
+    curves = history["curves"]
+    assert curves["train/reward"]["steps"] == [0, 1, 2, 3]
+    assert curves["train/reward"]["values"] == [0.0, 1.0, 2.0, 3.0]
+    assert curves["val/reward"]["values"] == [0.0, -1.0, -2.0, -3.0]
+    assert curves["costs/all"]["values"] == [0.25] * 4  # the val log came last at each step
+    table = training_history(any_warehouse, project=project_name, run_id="art", keys=("costs/all",))
+    assert [r["step"] for r in table] == [0, 1, 2, 3]
+    assert len(any_warehouse.query_rows(
+        "SELECT 1 FROM training_history FINAL WHERE project = {p:String}",
+        params={"p": project_name},
+    )) == 8  # fmt: skip
 
 
 def test_analyst_sql_sees_only_its_project_and_is_read_only(
