@@ -7,19 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from meterstream_contracts import (
-    ApiCost,
-    GpuCost,
     GraderScore,
     MetricValue,
     Preference,
-    TokenUsage,
-    TrainingStep,
 )
 from meterstream_derivations.definitions import DefinitionSet, InvalidDefinition, compile_definition
 from meterstream_derivations.expressions import InvalidExpression, compile_expression
 from meterstream_derivations.feedback import FeedbackEvent, KeyInfo, build_feedback_partials
-from meterstream_derivations.history import RunHistory, replay_history
-from meterstream_derivations.training import StepInputs, derive_history
 
 T0 = datetime(2026, 11, 20, 10, tzinfo=UTC)
 COMPLETION = {
@@ -179,72 +173,3 @@ def test_feedback_partials_count_means_true_rates_and_preferences() -> None:
     assert (by_key["correct"].count, by_key["correct"].true_count) == (2, 1)
     assert by_key["correct"].total == pytest.approx(0.6)
     assert (by_key["pref"].source, by_key["pref"].count) == ("preference", 1)
-
-
-def test_spend_arriving_before_its_step_joins_that_step_and_late_spend_the_next() -> None:
-    def step(n: int) -> TrainingStep:
-        metrics = {"time/step_trainer_s": 1.0}
-        return TrainingStep(project="p", run_id="r", step=n, metrics=metrics, time=T0)
-
-    def api(n: int, usd: float) -> ApiCost:
-        return ApiCost(
-            project="p",
-            run_id="r",
-            step=n,
-            source="judge",
-            provider="x",
-            model="y",
-            usage=TokenUsage(),
-            cost_usd=usd,
-            time=T0,
-        )
-
-    gpu = GpuCost(
-        project="p",
-        run_id="r",
-        step=0,
-        gpu_type="H100",
-        gpu_count=2,
-        seconds=1800,
-        price_per_hour_usd=3.0,
-        time=T0,
-    )
-    late = api(0, 0.25)
-    events: list[TrainingStep | ApiCost | GpuCost] = [
-        api(0, 0.5),
-        gpu,
-        step(0),
-        late,
-        step(1),
-        step(1),
-    ]
-    usd = {
-        str(e.event_id): e.cost_usd
-        for e in events
-        if isinstance(e, ApiCost) and e.cost_usd is not None
-    }
-    rows = replay_history(events, api_cost_usd=usd)
-    assert [(r.step, r.seq) for r in rows] == [(0, 0), (1, 1), (1, 2)]  # a log each
-    expected = derive_history(
-        [
-            StepInputs(
-                {"time/step_trainer_s": 1.0},
-                api_costs=[("train", "judge", 0.5)],
-                gpu_costs_usd=[3.0],
-            ),
-            StepInputs({"time/step_trainer_s": 1.0}, api_costs=[("train", "judge", 0.25)]),
-        ]
-    )
-    assert [row.metrics for row in rows[:2]] == expected
-    assert rows[1].metrics["costs/cum/all"] == pytest.approx(
-        3.75
-    )  # 0.5 + 3 (2 GPUs, half an hour) + 0.25
-
-
-def test_a_run_state_skips_a_replayed_message() -> None:
-    run = RunHistory()
-    assert run.first_time("steps:0", 5)
-    assert not run.first_time("steps:0", 5)
-    restored = RunHistory.from_state(run.state())
-    assert not restored.first_time("steps:0", 4)
-    assert restored.first_time("costs:0", 1)

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
-from meterstream_contracts import ApiCost, TokenUsage, TrainingStep
+from meterstream_contracts import ApiCost, GpuCost, TokenUsage, TrainingStep
 from meterstream_derivations.history import (
     KEEP_LOGS,
     ORPHAN_AFTER,
     HistoryRow,
     RunHistory,
     latest_rows,
+    replay_history,
 )
+from meterstream_derivations.training import StepInputs, derive_history
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -125,3 +127,47 @@ def test_a_split_other_than_train_val_test_is_wholly_under_its_name() -> None:
         "discarded/time/step_trainer_s": 1.0,
         "discarded/time/cum/trainer_s": 1.0,
     }
+
+
+def test_a_replay_of_spend_and_logs_equals_art_s_derivation_of_the_same_inputs() -> None:
+    """Spend naming no log: before its step it joins that step's log; after, the next one."""
+    gpu = GpuCost(
+        project="p",
+        run_id="r",
+        step=0,
+        gpu_type="H100",
+        gpu_count=2,
+        seconds=1800,
+        price_per_hour_usd=3.0,
+        time=T0,
+    )
+    events: list[TrainingStep | ApiCost | GpuCost] = [
+        spend(0.5),
+        gpu,
+        log(0),
+        spend(0.25),
+        log(1),
+        log(1),
+    ]
+    usd = {str(e.event_id): e.cost_usd for e in events if isinstance(e, ApiCost) and e.cost_usd}
+    rows = replay_history(events, api_cost_usd=usd)
+    assert [(r.step, r.seq) for r in rows] == [(0, 0), (1, 1), (1, 2)]  # a row per log
+    expected = derive_history(
+        [
+            StepInputs({}, api_costs=[("train", "judge", 0.5)], gpu_costs_usd=[3.0],
+                       builder_metrics={"time/step_trainer_s": 1.0}),
+            StepInputs({}, api_costs=[("train", "judge", 0.25)],
+                       builder_metrics={"time/step_trainer_s": 1.0}),
+        ]
+    )  # fmt: skip
+    assert [row.metrics for row in rows[:2]] == expected
+    assert rows[1].metrics["costs/cum/all"] == 3.75  # 0.5 + 3 (2 GPUs, half an hour) + 0.25
+
+
+def test_a_run_state_skips_a_replayed_message() -> None:
+    run = RunHistory()
+    assert run.first_time("steps:0", 5)
+    assert not run.first_time("steps:0", 5)
+    restored = RunHistory.from_state(run.state())
+    assert not restored.first_time("steps:0", 4)
+    assert restored.first_time("costs:0", 1)
