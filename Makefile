@@ -44,6 +44,7 @@ bench: install dashboard
 	$(RUN) python -m benchmarks.bench_codec
 	$(RUN) python -m benchmarks.bench_sink
 	$(RUN) python -m benchmarks.bench_producers
+	$(RUN) python -m benchmarks.bench_otlp
 	$(RUN) python -m benchmarks.bench_workers
 	$(RUN) python -m benchmarks.bench_alerts
 	$(RUN) python -m benchmarks.bench_queries

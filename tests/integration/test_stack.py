@@ -17,6 +17,9 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from meterstream_cli.processes import free_port
 from meterstream_contracts import TOPICS
@@ -75,7 +78,7 @@ def test_up_serves_status_reports_and_down_stops_in_order_losing_nothing(
     kafka_config: KafkaConfig, server_store: ServerStore, tmp_path: Path
 ) -> None:
     project = f"stack-{uuid.uuid4().hex[:8]}"
-    gateway_port, api_port = free_port(), free_port()
+    gateway_port, api_port, grpc_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         **server_store.env,
@@ -94,6 +97,7 @@ def test_up_serves_status_reports_and_down_stops_in_order_losing_nothing(
         up = subprocess.Popen(
             [sys.executable, "-m", "meterstream_cli", "up", "--project", project,
              "--gateway-port", str(gateway_port), "--api-port", str(api_port),
+             "--otlp-grpc-port", str(grpc_port),
              "--no-local-broker", "--no-local-clickhouse"],
             cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -113,6 +117,13 @@ def test_up_serves_status_reports_and_down_stops_in_order_losing_nothing(
                 timeout=30,
             )
             assert answer.json()["accepted"] == PER_POST, answer.text
+        # an exporter configured as most examples are, with no credentials, just works here
+        exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{grpc_port}", insecure=True)
+        tracing = TracerProvider()
+        tracing.add_span_processor(SimpleSpanProcessor(exporter))
+        with tracing.get_tracer("app").start_as_current_span("chat m") as span:
+            span.set_attributes({"gen_ai.operation.name": "chat", "gen_ai.request.model": "m"})
+        tracing.shutdown()
 
         status = meterstream("status", cwd=tmp_path, env=env)
         assert status.returncode == 0, status.stdout + status.stderr
@@ -139,7 +150,8 @@ def test_up_serves_status_reports_and_down_stops_in_order_losing_nothing(
         " WHERE project = {p:String}",
         params={"p": project},
     )[0]
-    assert (stored["n"], stored["u"]) == (POSTS * PER_POST, POSTS * PER_POST)
+    calls = POSTS * PER_POST + 1  # and the exported span
+    assert (stored["n"], stored["u"]) == (calls, calls)
     check = meterstream("reconcile", "--project", project, cwd=tmp_path, env=env)
     assert check.returncode == 0, check.stdout + check.stderr
     after = meterstream("status", cwd=tmp_path, env=env)

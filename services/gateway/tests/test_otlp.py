@@ -15,8 +15,8 @@ from meterstream_gateway.otlp import (
     CumulativeToDelta,
     exponential_to_explicit,
     map_request,
-    parse_request,
 )
+from meterstream_gateway.otlp_ingest import decode
 
 DELTA = metrics_pb2.AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
 
@@ -121,7 +121,7 @@ def test_json_encoding_is_accepted() -> None:
         b'{"resourceMetrics":[{"scopeMetrics":[{"metrics":'
         b'[{"name":"q","gauge":{"dataPoints":[{"asDouble":2.5}]}}]}]}]}'
     )
-    points = map_request(
-        parse_request(body, "application/json"), project="p", state=CumulativeToDelta(10)
-    ).points
+    request = ExportMetricsServiceRequest()
+    decode(body, request, as_json=True, what="metrics")
+    points = map_request(request, project="p", state=CumulativeToDelta(10)).points
     assert [(p.name, p.instrument, p.value) for p in points] == [("q", "gauge", 2.5)]

@@ -60,6 +60,12 @@ class Completion(Event):
     input_tokens: TokenCount = 0
     output_tokens: TokenCount = 0
     cached_tokens: TokenCount = Field(0, description="Input tokens served from a prompt cache.")
+    cache_creation_tokens: TokenCount = Field(
+        0, description="Input tokens written to a prompt cache (part of input_tokens)."
+    )
+    reasoning_tokens: TokenCount = Field(
+        0, description="Output tokens spent reasoning (part of output_tokens)."
+    )
     status: CompletionStatus = "ok"
     error_type: Annotated[str, Field(max_length=128)] | None = None
     streamed: bool = False
@@ -69,8 +75,10 @@ class Completion(Event):
     def _consistent(self) -> Self:
         if self.ttft_ms is not None and self.ttft_ms > self.latency_ms:
             raise ValueError("ttft_ms must not exceed latency_ms")
-        if self.cached_tokens > self.input_tokens:
-            raise ValueError("cached_tokens must not exceed input_tokens")
+        if self.cached_tokens + self.cache_creation_tokens > self.input_tokens:
+            raise ValueError("cached_tokens + cache_creation_tokens must not exceed input_tokens")
+        if self.reasoning_tokens > self.output_tokens:
+            raise ValueError("reasoning_tokens must not exceed output_tokens")
         return self
 
 

@@ -153,6 +153,7 @@ def run_demo(
             state_dir=state_dir / "stack",
             projects=DEMO_PROJECTS,
             gateway_port=free_port(),
+            otlp_grpc_port=free_port(),
             api_port=free_port(),
             local_broker=use_local_broker,
             local_clickhouse=use_local_clickhouse,

@@ -119,16 +119,18 @@ def gateway_process(
     log_path: Path,
     env: dict[str, str] | None = None,
     within_s: float = 120.0,
+    grpc_port: int | None = None,
 ) -> ServiceProcess:
-    """The ingest gateway as a process of its own on 127.0.0.1:`port`, with `api_keys`
-    (`project:sha256,...`) and further `MS_GATEWAY_*` settings in `env`; returns once its
-    /healthz answers."""
+    """The ingest gateway as a process of its own on 127.0.0.1:`port` (OTLP/gRPC on
+    `grpc_port`, else a free port), with `api_keys` (`project:sha256,...`) and further
+    `MS_GATEWAY_*` settings in `env`; returns once its /healthz answers."""
     process = ServiceProcess(
         "meterstream_gateway",
         log_path=log_path,
         env={
             "MS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
             "MS_GATEWAY_PORT": str(port),
+            "MS_GATEWAY_OTLP_GRPC_PORT": str(grpc_port if grpc_port is not None else free_port()),
             "MS_GATEWAY_API_KEYS": api_keys,
             **(env or {}),
         },

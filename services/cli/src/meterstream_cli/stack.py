@@ -58,6 +58,7 @@ class StackPlan:
     projects: tuple[str, ...] = ("local",)
     gateway_port: int = 8080
     api_port: int = 8090
+    otlp_grpc_port: int = 4317
     local_broker: bool = True
     local_clickhouse: bool = True
     fresh_groups: bool = False
@@ -78,6 +79,8 @@ class StackState:
     clickhouse: str
     sink_group: str
     workers_group: str
+    otlp_grpc: str = ""
+    """host:port of OTLP/gRPC; requests without a key there write the first project."""
     pids: dict[str, int] = field(default_factory=dict)
     """Component → PID, in start order."""
 
@@ -180,8 +183,11 @@ class LocalStack:
         self.services["gateway"] = gateway_process(
             self.kafka,
             port=plan.gateway_port,
+            grpc_port=plan.otlp_grpc_port,
             api_keys=key_hashes,
             log_path=self.logs / "gateway.log",
+            # on loopback only: an exporter with no credentials (most examples) just works
+            env={"MS_GATEWAY_ANONYMOUS_PROJECT": plan.projects[0]},
         )
         self.services["api"] = ServiceProcess(
             "meterstream_api",
@@ -198,6 +204,7 @@ class LocalStack:
             supervisor=os.getpid(),
             api_keys=keys,
             gateway_url=f"http://127.0.0.1:{plan.gateway_port}",
+            otlp_grpc=f"127.0.0.1:{plan.otlp_grpc_port}",
             api_url=api_url,
             kafka=self.kafka.bootstrap_servers,
             clickhouse=_without_password(self.warehouse.url),

@@ -50,17 +50,21 @@ def print_settings(state: StackState) -> None:
     console.print(f"  SDK            MS_KAFKA_BOOTSTRAP_SERVERS={state.kafka}")
     console.print(f'                 Client(project="{project}")')
     console.print(f"  OTLP/HTTP      OTEL_EXPORTER_OTLP_ENDPOINT={state.gateway_url}")
-    console.print(f"                 OTEL_EXPORTER_OTLP_HEADERS=authorization=Bearer%20{key}")
+    console.print("                 OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf")
+    console.print(f"  OTLP/gRPC      OTEL_EXPORTER_OTLP_ENDPOINT=http://{state.otlp_grpc}")
+    console.print(f"  either         OTEL_EXPORTER_OTLP_HEADERS=authorization=Bearer%20{key}")
+    console.print(f"                 (on this machine a request without a key writes {project})")
     console.print(f"logs in {STATE_DIR / 'logs'}; stop with Ctrl-C or `meterstream down`")
 
 
-def up(
+def up(  # noqa: PLR0917 (typer reads the options from the parameters)
     project: Annotated[
         list[str] | None,
         typer.Option(help="A project to make an API key for (repeat; default: local)."),
     ] = None,
     gateway_port: Annotated[int, typer.Option(help="The gateway's port.")] = 8080,
     api_port: Annotated[int, typer.Option(help="The query API's and dashboard's port.")] = 8090,
+    otlp_grpc_port: Annotated[int, typer.Option(help="The OTLP/gRPC port.")] = 4317,
     local_broker: Annotated[
         bool, typer.Option(help="Start the local Apache Kafka broker (else MS_KAFKA_*).")
     ] = True,
@@ -75,6 +79,7 @@ def up(
         projects=tuple(project or ["local"]),
         gateway_port=gateway_port,
         api_port=api_port,
+        otlp_grpc_port=otlp_grpc_port,
         local_broker=local_broker,
         local_clickhouse=local_clickhouse,
     )

@@ -1,12 +1,14 @@
-"""The HTTP door: /v1/events (JSON or NDJSON, gzip/zstd) and /v1/metrics (OTLP/HTTP).
+"""The doors: /v1/events (JSON or NDJSON, gzip/zstd), OTLP/HTTP /v1/metrics and /v1/traces
+(protobuf or JSON), and OTLP/gRPC on its own port.
 
-A 2xx means Kafka acknowledged every accepted event. Each item is validated on
-its own and the response says which were rejected and why.
+A 2xx (gRPC OK) means Kafka acknowledged every accepted event. Each item is validated
+on its own and the response says which were rejected and why.
 
 (No `from __future__ import annotations` here: FastAPI resolves the route
 annotations, which name dependencies local to `create_app`.)
 """
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,8 +16,9 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from aiokafka import AIOKafkaProducer
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import ORJSONResponse, Response
+from google.protobuf import json_format
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -27,10 +30,15 @@ from meterstream_gateway.body import BadBody, BodyTooLarge, decompress, split_it
 from meterstream_gateway.config import GatewayConfig
 from meterstream_gateway.items import check_items
 from meterstream_gateway.metrics import GatewayMetrics
-from meterstream_gateway.otlp import BadOtlp, CumulativeToDelta, map_request, parse_request
+from meterstream_gateway.otlp import CumulativeToDelta
+from meterstream_gateway.otlp_grpc import start_grpc
+from meterstream_gateway.otlp_ingest import Exported, export_metrics, export_traces
+from meterstream_gateway.refusals import HTTP_STATUS, Reason, Refused
 from meterstream_kafka import KafkaConfig, apply_topics, make_producer, publish_events
 from meterstream_sdk.keys import KeyRegistry
 from meterstream_sdk.registry_feed import KafkaKeyFeed
+
+log = logging.getLogger("meterstream_gateway")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +64,19 @@ class Gateway:
     def __post_init__(self) -> None:
         self.rate = parse(self.config.rate_limit)
 
+    def refuse(self, reason: Reason, message: str, *, retry_after_s: int | None = None) -> Refused:
+        self.metrics.rejected.labels(reason).inc()
+        return Refused(reason, message, retry_after_s)
+
     def authenticate(self, authorization: str | None, x_api_key: str | None) -> Caller:
         key = x_api_key or (authorization or "").removeprefix("Bearer ").strip()
+        if not key and self.config.anonymous_project:
+            return Caller(self.config.anonymous_project, "anonymous")
         project = self.keys.project_for(key) if key else None
         if project is None:
-            self.metrics.rejected.labels("unauthorized").inc()
-            raise HTTPException(401, "a valid API key is required (Authorization: Bearer <key>)")
+            raise self.refuse(
+                "unauthorized", "a valid API key is required (Authorization: Bearer <key>)"
+            )
         return Caller(project, hash_key(key))
 
     async def read_body(self, request: Request) -> bytes:
@@ -70,35 +85,31 @@ class Gateway:
         async for chunk in request.stream():
             raw += chunk
             if len(raw) > limit:  # a compressed body is never larger than what it expands to
-                self.metrics.rejected.labels("too_large").inc()
-                raise HTTPException(413, f"body exceeds {limit} bytes")
+                raise self.refuse("too_large", f"body exceeds {limit} bytes")
         try:
             return decompress(bytes(raw), request.headers.get("content-encoding"), limit=limit)
         except BodyTooLarge as error:
-            self.metrics.rejected.labels("too_large").inc()
-            raise HTTPException(413, str(error)) from error
+            raise self.refuse("too_large", str(error)) from error
         except BadBody as error:
-            self.metrics.rejected.labels("bad_body").inc()
-            raise HTTPException(400, str(error)) from error
+            raise self.refuse("bad_body", str(error)) from error
 
     def items(self, body: bytes) -> list[Any]:
         try:
             items = split_items(body)
         except BadBody as error:
-            self.metrics.rejected.labels("bad_body").inc()
-            raise HTTPException(400, str(error)) from error
+            raise self.refuse("bad_body", str(error)) from error
         if len(items) > self.config.max_items:
-            self.metrics.rejected.labels("too_many_items").inc()
-            raise HTTPException(413, f"at most {self.config.max_items} events per request")
+            raise self.refuse(
+                "too_many_items", f"at most {self.config.max_items} events per request"
+            )
         return items
 
     def admit(self, who: Caller, cost: int) -> None:
         if not self.limiter.hit(self.rate, who.key_hash, cost=max(1, cost)):
-            self.metrics.rejected.labels("rate_limited").inc()
-            raise HTTPException(
-                429,
+            raise self.refuse(
+                "rate_limited",
                 f"rate limit {self.config.rate_limit} events per key exceeded",
-                headers={"Retry-After": "1"},
+                retry_after_s=1,
             )
 
     async def produce(self, events: list[Event], route: str) -> None:
@@ -107,10 +118,48 @@ class Gateway:
         try:
             await publish_events(self.producer, events)
         except Exception as error:
-            self.metrics.rejected.labels("kafka_unavailable").inc()
-            raise HTTPException(503, f"Kafka did not acknowledge the events: {error}") from error
+            raise self.refuse(
+                "kafka_unavailable", f"Kafka did not acknowledge the events: {error}"
+            ) from error
         self.metrics.kafka_seconds.observe(time.perf_counter() - started)
         self.metrics.accepted.labels(route).inc(len(events))
+
+    async def export(self, signal: str, who: Caller, body: bytes, *, as_json: bool) -> Exported:
+        """An OTLP export of `signal` (metrics or traces), from either door."""
+
+        def admit(count: int) -> None:
+            self.admit(who, count)
+
+        try:
+            if signal == "metrics":
+                exported = export_metrics(
+                    body,
+                    as_json=as_json,
+                    project=who.project,
+                    state=self.cumulative,
+                    max_points=self.config.max_items,
+                    admit=admit,
+                )
+            else:
+                exported = export_traces(
+                    body,
+                    as_json=as_json,
+                    project=who.project,
+                    max_spans=self.config.max_items,
+                    admit=admit,
+                )
+        except Refused as refused:
+            if refused.reason in ("bad_body", "too_many_items"):  # admit() counted its own
+                self.metrics.rejected.labels(refused.reason).inc()
+            raise
+        self.metrics.rejected.labels(f"invalid_{signal}").inc(exported.rejected)
+        if exported.events:
+            await self.produce(list(exported.events), f"otlp_{signal}")
+        return exported
+
+    async def export_grpc(self, signal: str, body: bytes, metadata: dict[str, str]) -> bytes:
+        who = self.authenticate(metadata.get("authorization"), metadata.get("x-api-key"))
+        return (await self.export(signal, who, body, as_json=False)).response.SerializeToString()
 
 
 def create_app(config: GatewayConfig, kafka: KafkaConfig) -> FastAPI:
@@ -131,15 +180,32 @@ def create_app(config: GatewayConfig, kafka: KafkaConfig) -> FastAPI:
         await gateway.producer.start()
         gateway.feed = KafkaKeyFeed(kafka, gateway.registry)
         await gateway.feed.start()
+        grpc_server = None
+        if config.otlp_grpc_port is not None:
+            grpc_server, port = await start_grpc(
+                host=config.host,
+                port=config.otlp_grpc_port,
+                max_message_bytes=config.max_body_bytes,
+                metrics=lambda body, meta: gateway.export_grpc("metrics", body, meta),
+                traces=lambda body, meta: gateway.export_grpc("traces", body, meta),
+            )
+            log.info("OTLP/gRPC on %s:%d", config.host, port)
         try:
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop(grace=5)  # answer what is in flight
             await gateway.feed.close()
             await gateway.producer.stop()
 
     app = FastAPI(
         title="meterstream gateway", lifespan=lifespan, default_response_class=ORJSONResponse
     )
+
+    @app.exception_handler(Refused)
+    async def refused(_: Request, error: Refused) -> Response:
+        headers = {} if error.retry_after_s is None else {"Retry-After": str(error.retry_after_s)}
+        return ORJSONResponse({"detail": error.message}, HTTP_STATUS[error.reason], headers=headers)
 
     def caller(
         authorization: Annotated[str | None, Header()] = None,
@@ -153,9 +219,10 @@ def create_app(config: GatewayConfig, kafka: KafkaConfig) -> FastAPI:
         gateway.admit(who, len(items))
         checked = check_items(items, project=who.project)
         if checked.foreign_projects:
-            gateway.metrics.rejected.labels("forbidden_project").inc()
             others = sorted(checked.foreign_projects)
-            raise HTTPException(403, f"this key writes only project {who.project!r}, not {others}")
+            raise gateway.refuse(
+                "forbidden_project", f"this key writes only project {who.project!r}, not {others}"
+            )
         gateway.metrics.rejected.labels("invalid_event").inc(len(checked.rejected))
         if checked.events:
             await gateway.produce(checked.events, "events")
@@ -163,32 +230,33 @@ def create_app(config: GatewayConfig, kafka: KafkaConfig) -> FastAPI:
         status = 200 if checked.events or not items else 400
         return ORJSONResponse({"accepted": len(checked.events), "rejected": rejected}, status)
 
+    async def otlp(signal: str, request: Request, who: Caller) -> Response:
+        body = await gateway.read_body(request)
+        as_json = "json" in request.headers.get("content-type", "application/x-protobuf")
+        exported = await gateway.export(signal, who, body, as_json=as_json)
+        if as_json:
+            return Response(
+                json_format.MessageToJson(exported.response, indent=None),
+                media_type="application/json",
+            )
+        return Response(exported.response.SerializeToString(), media_type="application/x-protobuf")
+
     @app.post("/v1/metrics")
     async def otlp_metrics(request: Request, who: Annotated[Caller, Depends(caller)]) -> Any:
-        body = await gateway.read_body(request)
-        content_type = request.headers.get("content-type", "application/x-protobuf")
-        try:
-            otlp = parse_request(body, content_type)
-        except BadOtlp as error:
-            gateway.metrics.rejected.labels("bad_body").inc()
-            raise HTTPException(400, str(error)) from error
-        mapped = map_request(otlp, project=who.project, state=gateway.cumulative)
-        gateway.admit(who, len(mapped.points))
-        gateway.metrics.rejected.labels("invalid_point").inc(len(mapped.rejected))
-        if mapped.points:
-            await gateway.produce(list(mapped.points), "otlp")
-        if "json" in content_type:
-            message = "; ".join(mapped.rejected[:5])
-            partial = {"rejectedDataPoints": len(mapped.rejected), "errorMessage": message}
-            return ORJSONResponse({"partialSuccess": partial} if mapped.rejected else {})
-        return Response(b"", media_type="application/x-protobuf")
+        return await otlp("metrics", request, who)
+
+    @app.post("/v1/traces")
+    async def otlp_traces(request: Request, who: Annotated[Caller, Depends(caller)]) -> Any:
+        return await otlp("traces", request, who)
 
     @app.get("/v1/keys")
     async def keys(
         who: Annotated[Caller, Depends(caller)], project: Annotated[str, Query()]
     ) -> Any:
         if project != who.project:
-            raise HTTPException(403, f"this key reads only project {who.project!r}")
+            raise gateway.refuse(
+                "forbidden_project", f"this key reads only project {who.project!r}"
+            )
         return [
             info.as_record() for info in gateway.registry.list(project) if info.category != "system"
         ]

@@ -9,7 +9,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class GatewayConfig(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MS_GATEWAY_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="MS_GATEWAY_", frozen=True, extra="ignore", env_parse_none_str="off"
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
@@ -21,3 +23,11 @@ class GatewayConfig(BaseSettings):
     max_items: int = Field(50_000, ge=1, description="Events per request.")
     rate_limit: str = Field("200000/second", description="Events per API key (limits syntax).")
     otlp_series_limit: int = Field(100_000, ge=1, description="Cumulative series remembered.")
+    otlp_grpc_port: int | None = Field(
+        4317, ge=0, le=65535, description="OTLP/gRPC port (0: any free one; off: no gRPC)."
+    )
+    anonymous_project: str | None = Field(
+        None,
+        description="Requests without a key write this project (a local stack only: anyone"
+        " who reaches the port can write it).",
+    )

@@ -16,7 +16,6 @@ from typing import Any
 
 import orjson
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
@@ -29,22 +28,6 @@ from meterstream_contracts.errors import describe_validation_error
 
 CUMULATIVE = metrics_pb2.AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 MAX_BOUNDS = 256
-
-
-class BadOtlp(Exception):
-    """The body is not an OTLP ExportMetricsServiceRequest."""
-
-
-def parse_request(body: bytes, content_type: str) -> ExportMetricsServiceRequest:
-    request = ExportMetricsServiceRequest()
-    try:
-        if "json" in content_type:
-            json_format.Parse(body, request, ignore_unknown_fields=True)
-        else:
-            request.ParseFromString(body)
-    except (DecodeError, json_format.ParseError) as error:
-        raise BadOtlp(f"not an OTLP metrics request: {error}") from error
-    return request
 
 
 def _text(value: AnyValue) -> str:
