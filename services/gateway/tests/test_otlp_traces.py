@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -89,7 +91,9 @@ def test_a_chat_span_becomes_a_completion_with_every_token_kind() -> None:
         "operation": "chat",
         "conversation.id": "conv-7",
     }
-    assert (call.completion_id, call.event_id) == call_ids(TRACE, (1).to_bytes(8, "big"))
+    completion_id, event_id = call_ids(TRACE, (1).to_bytes(8, "big"))
+    assert (call.completion_id, call.event_id) == (completion_id, UUID(event_id))
+    assert call.started_at == datetime.fromtimestamp(START / 1e9, UTC)
 
 
 def test_the_same_span_exported_again_has_the_same_ids() -> None:

@@ -18,9 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
@@ -74,6 +72,24 @@ LABELS = {
 }
 """Attribute (of the span or its resource) → label; nothing else becomes a label."""
 EVALUATION_EVENT = "gen_ai.evaluation.result"
+READ = frozenset(
+    {
+        *MODEL,
+        *PROVIDER,
+        *INPUT_TOKENS,
+        *OUTPUT_TOKENS,
+        *CACHE_READ_TOKENS,
+        *CACHE_CREATION_TOKENS,
+        *REASONING_TOKENS,
+        *TIME_TO_FIRST_TOKEN_S,
+        *LABELS,
+        "gen_ai.operation.name",
+        "openinference.span.kind",
+        "error.type",
+        "gen_ai.request.stream",
+    }
+)
+"""Every span attribute the mapping reads."""
 
 
 @dataclass(slots=True)
@@ -92,8 +108,12 @@ def value_of(value: AnyValue) -> Any:
     return getattr(value, kind)
 
 
-def attributes_of(pairs: Iterable[Any]) -> dict[str, Any]:
-    return {pair.key: value_of(pair.value) for pair in pairs}
+def attributes_of(pairs: Iterable[Any], wanted: frozenset[str] | None = None) -> dict[str, Any]:
+    """Attribute values by key; only the `wanted` keys (decoding a value costs a microsecond,
+    and a span carries many the mapping never reads)."""
+    if wanted is None:
+        return {pair.key: value_of(pair.value) for pair in pairs}
+    return {pair.key: value_of(pair.value) for pair in pairs if pair.key in wanted}
 
 
 def _first(attributes: Mapping[str, Any], names: tuple[str, ...]) -> Any:
@@ -123,35 +143,36 @@ def is_model_call(attributes: Mapping[str, Any]) -> bool:
     return _first(attributes, MODEL) is not None
 
 
-def stable_uuid(*parts: bytes) -> UUID:
+def stable_uuid(*parts: bytes) -> str:
     """A name-based UUID: the same parts, the same id (an exporter's retry stores once)."""
-    digest = bytearray(hashlib.sha256(b"\x00".join(parts)).digest()[:16])
+    digest = bytearray(hashlib.blake2b(b"\x00".join(parts), digest_size=16).digest())
     digest[6] = (digest[6] & 0x0F) | 0x50
     digest[8] = (digest[8] & 0x3F) | 0x80
-    return UUID(bytes=bytes(digest))
+    return digest.hex()  # the contract parses it (in pydantic-core, cheaper than UUID())
 
 
-def call_ids(trace_id: bytes, span_id: bytes) -> tuple[str, UUID]:
+def call_ids(trace_id: bytes, span_id: bytes) -> tuple[str, str]:
     """(completion id, event id), the same for every export of the same span."""
     return f"otel-{trace_id.hex()}-{span_id.hex()}", stable_uuid(trace_id, span_id)
 
 
-def _time(nanos: int) -> datetime:
-    return datetime.fromtimestamp(nanos / 1e9, UTC)
+def _time(nanos: int) -> float:
+    """Unix seconds; the contract makes the UTC datetime (microseconds are kept)."""
+    return nanos / 1e9
 
 
-def _labels(span_attributes: Mapping[str, Any], resource: Mapping[str, Any]) -> dict[str, str]:
+def labels_of(attributes: Mapping[str, Any]) -> dict[str, str]:
+    """The allow-listed attributes as labels, within the label caps."""
     labels: dict[str, str] = {}
-    for source in (resource, span_attributes):
-        for attribute, label in LABELS.items():
-            value = source.get(attribute)
-            if value is not None and value != "":
-                labels[label] = str(value)[:MAX_LABEL_VALUE_CHARS]
+    for attribute, label in LABELS.items():
+        value = attributes.get(attribute)
+        if value is not None and value != "":
+            labels[label] = str(value)[:MAX_LABEL_VALUE_CHARS]
     return labels
 
 
 def completion_record(
-    span: Span, attributes: Mapping[str, Any], resource: Mapping[str, Any], project: str
+    span: Span, attributes: Mapping[str, Any], resource_labels: dict[str, str], project: str
 ) -> dict[str, Any]:
     """The completion a model-call span describes (raises ValueError on a bad count)."""
     completion_id, event_id = call_ids(span.trace_id, span.span_id)
@@ -183,13 +204,15 @@ def completion_record(
         "status": "error" if failed or error_type else "ok",
         "error_type": str(error_type)[:128] if error_type else ("error" if failed else None),
         "streamed": bool(attributes.get("gen_ai.request.stream", False)),
-        "labels": _labels(attributes, resource),
+        "labels": {**resource_labels, **labels_of(attributes)},
     }
 
 
 def score_records(span: Span, completion_id: str, project: str) -> list[dict[str, Any]]:
     """Grader scores from the span's evaluation events (those with a numeric score)."""
-    records = []
+    records: list[dict[str, Any]] = []
+    if not span.events:
+        return records
     for event in span.events:
         if event.name != EVALUATION_EVENT:
             continue
@@ -228,10 +251,10 @@ def score_records(span: Span, completion_id: str, project: str) -> list[dict[str
 def map_spans(request: ExportTraceServiceRequest, *, project: str) -> MappedSpans:
     mapped = MappedSpans()
     for resource_spans in request.resource_spans:
-        resource = attributes_of(resource_spans.resource.attributes)
+        resource = labels_of(attributes_of(resource_spans.resource.attributes, READ))
         for scope in resource_spans.scope_spans:
             for span in scope.spans:
-                attributes = attributes_of(span.attributes)
+                attributes = attributes_of(span.attributes, READ)
                 if not is_model_call(attributes):
                     mapped.other_spans += 1
                     continue
@@ -242,7 +265,7 @@ def map_spans(request: ExportTraceServiceRequest, *, project: str) -> MappedSpan
 def _map_call(
     span: Span,
     attributes: Mapping[str, Any],
-    resource: Mapping[str, Any],
+    resource: dict[str, str],
     project: str,
     mapped: MappedSpans,
 ) -> None:
