@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 import uuid
@@ -44,6 +45,7 @@ from opentelemetry.trace import Status, StatusCode
 from meterstream_cli.processes import ServiceProcess, free_port, gateway_process
 from meterstream_contracts.api_keys import hash_key
 from meterstream_kafka import KafkaConfig
+from meterstream_query import MetricRef, SeriesQuery, TimeRange, metric_series
 from tests.helpers import ServerStore
 from tests.reliability.sink_harness import SinkHarness
 
@@ -188,6 +190,24 @@ def test_the_opentelemetry_sdk_over_grpc_and_http_stores_calls_scores_and_metric
     )  # force_flush, then shutdown exports the (unchanged) cumulative series once more
     assert {p["name"] for p in points} == {"gen_ai.client.token.usage"}
     assert {p["attributes"]["gen_ai.token.type"] for p in points} == {"input"}
+    # the query layer answers it by its convention name
+    usage_series = metric_series(
+        server_store.warehouse,
+        project=receiver.project,
+        query=SeriesQuery(
+            metric=MetricRef.parse("instrument:gen_ai.client.token.usage"),
+            aggregation="sum",
+            time_range=TimeRange.last("1h"),
+        ),
+    )
+    values = [v for series in usage_series.series for v in series.values if v is not None]
+    assert values == [1000]  # an empty histogram (an unchanged cumulative series) adds nothing
+    counted = re.search(
+        r'meterstream_gateway_otlp_spans_total\{outcome="other"\} (\S+)',
+        httpx.get(receiver.http + "/metrics").text,
+    )
+    assert counted is not None
+    assert float(counted.group(1)) >= 2  # the agent spans: counted, not stored
 
 
 class StandIn(BaseHTTPRequestHandler):

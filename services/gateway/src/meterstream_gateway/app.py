@@ -153,6 +153,8 @@ class Gateway:
                 self.metrics.rejected.labels(refused.reason).inc()
             raise
         self.metrics.rejected.labels(f"invalid_{signal}").inc(exported.rejected)
+        for outcome, count in (exported.spans or {}).items():
+            self.metrics.spans.labels(outcome).inc(count)
         if exported.events:
             await self.produce(list(exported.events), f"otlp_{signal}")
         return exported

@@ -20,6 +20,13 @@ class GatewayMetrics:
             ["reason"],
             registry=self.registry,
         )
+        self.spans = Counter(
+            "meterstream_gateway_otlp_spans",
+            "OTLP spans by what became of them: call (a completion), other (not a model"
+            " call: counted, dropped), rejected",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.kafka_seconds = Histogram(
             "meterstream_gateway_kafka_ack_seconds",
             "Time from produce to every ack",

@@ -36,6 +36,8 @@ class Exported:
     rejected: int
     message: str
     response: Message
+    spans: dict[str, int] | None = None
+    """Traces only: spans per outcome (call, other, rejected)."""
 
 
 def decode(body: bytes, message: Message, *, as_json: bool, what: str) -> None:
@@ -108,4 +110,5 @@ def export_traces(
     if mapped.rejected:
         response.partial_success.rejected_spans = len(mapped.rejected)
         response.partial_success.error_message = message
-    return Exported(mapped.events, len(mapped.rejected), message, response)
+    outcomes = {"call": mapped.calls, "other": mapped.other_spans, "rejected": len(mapped.rejected)}
+    return Exported(mapped.events, len(mapped.rejected), message, response, outcomes)
