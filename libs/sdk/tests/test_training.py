@@ -131,6 +131,7 @@ async def test_val_and_test_share_the_eval_builder_and_spend_names_its_log(
     test_log, train_log = [e for e in events if isinstance(e, TrainingStep)]
     (gpu,) = [e for e in events if isinstance(e, GpuCost)]
     assert (test_log.step, test_log.split, train_log.step) == (4, "test", 4)
+    assert test_log.metrics.pop("time/wall_clock_sec") >= 0  # as ART: since the Run began
     assert test_log.metrics == {"test/loss": 0.5, "loss/grad_norm": 1.0}
     assert test_log.builder_metrics == {"time/step_eval_s": 2.0, "costs/eval/x": 0.25}
     assert (gpu.split, gpu.log_id) == ("eval", test_log.log_id)
@@ -149,6 +150,7 @@ async def test_groups_give_art_s_automatic_keys(offline: Offline) -> None:
     run.log_groups(groups, split="train", step=0)
     await client._emitter.flush()
     (log,) = [e for e in transport.events() if isinstance(e, TrainingStep)]
+    del log.metrics["time/wall_clock_sec"]
     assert log.metrics == {
         "train/reward": 0.5,
         "train/exception_rate": 0.5,

@@ -33,13 +33,19 @@ EVAL_SPLITS = frozenset({"val", "test", "eval"})
 METRIC_SPLITS = frozenset({"train", "val", "test"})
 
 
+UNPREFIXED = frozenset({"training_step", "time/wall_clock_sec"})
+"""Keys ART adds to every row after naming the others: never under a split."""
+
+
 def split_row(metrics: dict[str, float], split: str) -> dict[str, float]:
     """ART puts a row of a split other than train, val and test wholly under `{split}/`,
     its costs, counts and totals too (the SDK already named the logged keys so)."""
     if split in METRIC_SPLITS:
         return metrics
     prefix = f"{split}/"
-    return {k if k.startswith(prefix) else prefix + k: v for k, v in metrics.items()}
+    return {
+        k if k.startswith(prefix) or k in UNPREFIXED else prefix + k: v for k, v in metrics.items()
+    }
 
 
 def scope_of(split: str) -> str:
@@ -75,8 +81,11 @@ class Log:
     revision: int = 1
 
     def row(self, totals: RunDerivation) -> dict[str, float]:
-        """This log's row; `totals` (the run's before it) advance past it."""
-        return split_row(totals.derive(self.inputs()), self.split)
+        """This log's row, with `training_step` as ART writes it; `totals` (the run's
+        before it) advance past it."""
+        row = split_row(totals.derive(self.inputs()), self.split)
+        row["training_step"] = float(self.step)
+        return row
 
     def inputs(self) -> StepInputs:
         return StepInputs(

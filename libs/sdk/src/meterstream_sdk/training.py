@@ -24,7 +24,7 @@ from uuid import UUID, uuid4
 from meterstream_contracts import Table
 from meterstream_pricing import PricingRegistry, UnknownModelPrice, Usage, usage_from_response
 from meterstream_sdk.errors import InvalidValue
-from meterstream_sdk.trajectories import LogParts, group_log, name_key
+from meterstream_sdk.trajectories import WALL_CLOCK, LogParts, group_log, name_key
 
 if TYPE_CHECKING:
     from meterstream_sdk.emitter import Emitter
@@ -171,6 +171,7 @@ class Run:
         self.step = 0
         self.gpu_cost_per_hour_usd = gpu_cost_per_hour_usd
         self._builders: dict[str, MetricsBuilder] = {}
+        self._started = time.monotonic()
         self._record_run("running")
 
     def _record_run(self, status: Literal["running", "finished", "failed", "deleted"]) -> None:
@@ -247,6 +248,8 @@ class Run:
                 raise InvalidValue(f"step must be >= 0, got {step}")
             self.step = step
         pending, ids, log_id = self.metrics_builder(split).take()
+        # as ART: seconds since this process's Run began (a resumed run starts again)
+        numbers.setdefault(WALL_CLOCK, time.monotonic() - self._started)
         for key, value in builder_metrics.items():
             pending[key] = pending.get(key, 0.0) + value
         logged = self.step

@@ -152,8 +152,10 @@ def _add_default_counts(
     parts.scenario_ids = sorted(ids)
 
 
-ROW_ONLY = frozenset({"step", "recorded_at", "training_step", "time/wall_clock_sec"})
-"""Keys of an ART history row that a row stores elsewhere (its step, its time)."""
+ROW_ONLY = frozenset({"step", "recorded_at", "training_step"})
+"""Keys of an ART history row that the pipeline makes itself (from the row's step)."""
+WALL_CLOCK = "time/wall_clock_sec"
+"""Seconds since the run's process began; never under a split."""
 
 
 def art_row_parts(row: Mapping[str, Any], split: str) -> LogParts:
@@ -176,6 +178,9 @@ def art_row_parts(row: Mapping[str, Any], split: str) -> LogParts:
             or key.startswith("throughput/avg_")
         )
         if derived:
+            continue
+        if key == WALL_CLOCK:
+            parts.metrics[key] = float(value)
             continue
         head, _, rest = key.partition("/")
         if f"{head}/cum/{rest.removeprefix('step_')}" in keys:  # its builder kept a total
