@@ -427,10 +427,12 @@ def print_what_was_compared(request: pytest.FixtureRequest) -> Iterator[None]:
     """After the module: the values compared per key family (for the closing note)."""
     yield
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None or not COMPARED:
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None or not COMPARED:
         return
-    reporter.write_line("")
-    reporter.write_line("ART oracle, values compared per key family:")
-    for name, count in sorted(COMPARED.items()):
-        reporter.write_line(f"  {name:<28} {count:>6}")
-    reporter.write_line(f"  {'total':<28} {sum(COMPARED.values()):>6}")
+    with capture.global_and_fixture_disabled():  # shown in the run's output, not captured
+        reporter.write_line("")
+        reporter.write_line("ART oracle, values compared per key family:")
+        for name, count in sorted(COMPARED.items()):
+            reporter.write_line(f"  {name:<28} {count:>6}")
+        reporter.write_line(f"  {'total':<28} {sum(COMPARED.values()):>6}")

@@ -63,9 +63,18 @@ def test_non_finite_metrics_are_rejected_naming_the_key(value: float) -> None:
         TrainingStep(project="p", run_id="r", step=1, metrics={"train/loss": value})
 
 
-def test_cached_tokens_cannot_exceed_input_tokens() -> None:
-    with pytest.raises(ValidationError, match="cached_tokens must not exceed input_tokens"):
+def test_cache_reads_and_writes_together_cannot_exceed_input_tokens() -> None:
+    message = "cached_tokens \\+ cache_creation_tokens must not exceed input_tokens"
+    with pytest.raises(ValidationError, match=message):
         completion(input_tokens=10, cached_tokens=11)
+    with pytest.raises(ValidationError, match=message):
+        completion(input_tokens=10, cached_tokens=6, cache_creation_tokens=5)
+    assert completion(input_tokens=10, cached_tokens=5, cache_creation_tokens=5).input_tokens == 10
+
+
+def test_reasoning_tokens_cannot_exceed_output_tokens() -> None:
+    with pytest.raises(ValidationError, match="reasoning_tokens must not exceed output_tokens"):
+        completion(output_tokens=3, reasoning_tokens=4)
 
 
 def test_histogram_counts_must_match_bounds_and_count() -> None:
