@@ -96,3 +96,34 @@ def test_generated_event_ids_are_version_4_and_distinct() -> None:
     ids = [new_uuid() for _ in range(10_000)]
     assert len(set(ids)) == len(ids)
     assert all(i.version == 4 and i.variant == "specified in RFC 4122" for i in ids)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("time", "9999-12-31T23:59:59Z"),  # acknowledged, then dropped by the TTL, before
+        ("time", "0001-01-01T00:00:00Z"),
+        ("started_at", "1999-12-31T23:59:59Z"),
+        ("time", "2100-01-01T00:00:00Z"),
+    ],
+)
+def test_times_the_store_cannot_keep_are_refused_naming_the_field(field: str, value: str) -> None:
+    with pytest.raises(
+        ValidationError, match=rf"{field}[\s\S]*from 2000-01-01 to before 2100-01-01"
+    ):
+        Completion.model_validate(
+            {
+                "project": "p",
+                "model": "m",
+                "latency_ms": 1.0,
+                "started_at": "2026-01-01T00:00:00Z",
+                "time": "2026-01-01T00:00:01Z",
+                field: value,
+            }
+        )
+
+
+def test_the_edges_of_the_range_the_store_keeps() -> None:
+    low = completion(started_at=datetime(2000, 1, 1, tzinfo=UTC))
+    high = completion(time=datetime(2099, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))
+    assert (low.started_at.year, high.time.year) == (2000, 2099)

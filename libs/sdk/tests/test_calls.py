@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -204,3 +205,11 @@ def test_a_completion_leaves_out_only_fields_at_their_contract_default(offline: 
         if isinstance(e, Completion)
     }
     assert events == {plain: (None, False, {}), full: ("RateLimitError", True, {"route": "/chat"})}
+
+
+def test_a_start_time_the_store_cannot_keep_is_refused_naming_the_field(offline: Offline) -> None:
+    client, _ = offline
+    for when in (datetime(9999, 12, 31, tzinfo=UTC), datetime(1, 1, 1)):
+        with pytest.raises(InvalidValue, match="started_at must be from 2000-01-01"):
+            client.log_completion(model="m", latency_ms=1.0, started_at=when)
+    client.log_completion(model="m", latency_ms=1.0, started_at=datetime(2026, 1, 1))

@@ -19,6 +19,8 @@ from meterstream_gateway.otlp import (
 from meterstream_gateway.otlp_ingest import decode
 
 DELTA = metrics_pb2.AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
+T0 = 1_764_000_000_000_000_000
+"""2025-11-24 in ns: points at time 0 (1970) are out of the range the store keeps."""
 
 
 def request_with(metric: metrics_pb2.Metric) -> ExportMetricsServiceRequest:
@@ -41,7 +43,7 @@ def counter(
     metric.sum.aggregation_temporality = temporality
     metric.sum.is_monotonic = True
     point = metric.sum.data_points.add(
-        as_int=value, start_time_unix_nano=start, time_unix_nano=start + 10
+        as_int=value, start_time_unix_nano=T0 + start, time_unix_nano=T0 + start + 10
     )
     point.attributes.append(KeyValue(key="route", value=AnyValue(string_value="/chat")))
     return metric
@@ -76,8 +78,8 @@ def test_cumulative_histograms_subtract_bucket_by_bucket() -> None:
         metric = metrics_pb2.Metric(name="latency", unit="s")
         metric.histogram.aggregation_temporality = CUMULATIVE
         metric.histogram.data_points.add(
-            start_time_unix_nano=1,
-            time_unix_nano=2,
+            start_time_unix_nano=T0 + 1,
+            time_unix_nano=T0 + 2,
             explicit_bounds=[0.1, 1.0],
             bucket_counts=counts,
             sum=total,
@@ -125,3 +127,16 @@ def test_json_encoding_is_accepted() -> None:
     decode(body, request, as_json=True, what="metrics")
     points = map_request(request, project="p", state=CumulativeToDelta(10)).points
     assert [(p.name, p.instrument, p.value) for p in points] == [("q", "gauge", 2.5)]
+
+
+def test_a_point_at_a_time_the_store_cannot_keep_is_rejected_beside_a_good_one() -> None:
+    far = counter(1, temporality=DELTA)
+    far.sum.data_points[0].time_unix_nano = 2**64 - 1  # year 2554
+    near = counter(2, temporality=DELTA)
+    request = request_with(far)
+    request.resource_metrics[0].scope_metrics[0].metrics.append(near)
+    mapped = map_request(request, project="p", state=CumulativeToDelta(10))
+    assert [p.value for p in mapped.points] == [2]
+    (reason,) = mapped.rejected
+    assert "time" in reason
+    assert "2100-01-01" in reason

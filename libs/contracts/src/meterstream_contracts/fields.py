@@ -45,8 +45,16 @@ NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 TokenCount = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
 
 
+EARLIEST_TIME: Final = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_TIME: Final = datetime(2100, 1, 1, tzinfo=UTC)
+"""Every timestamp the store keeps lies in [EARLIEST_TIME, LATEST_TIME): its raw tables'
+retention rule (`toDateTime(time) + INTERVAL n DAY`) overflows outside 1970-2106, and
+ClickHouse then drops the row unseen; so an event outside is refused where it enters."""
+
+
 def _as_utc(value: datetime) -> datetime:
-    """Naive timestamps are taken as UTC; aware ones are converted to UTC.
+    """Naive timestamps are taken as UTC; aware ones are converted to UTC; the result must
+    lie in the range the store can keep.
 
     Called for every timestamp the contract reads: a zero offset (pydantic's own
     tzinfo for "Z") is rebuilt with the constructor, which costs a third of
@@ -54,11 +62,18 @@ def _as_utc(value: datetime) -> datetime:
     """
     zone = value.tzinfo
     if zone is UTC:
-        return value
-    if zone is None or not zone.utcoffset(value):
+        utc = value
+    elif zone is None or not zone.utcoffset(value):
         v = value
-        return datetime(v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond, UTC)
-    return value.astimezone(UTC)
+        utc = datetime(v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond, UTC)
+    else:
+        utc = value.astimezone(UTC)
+    if not EARLIEST_TIME <= utc < LATEST_TIME:
+        raise ValueError(
+            f"must be from {EARLIEST_TIME:%Y-%m-%d} to before {LATEST_TIME:%Y-%m-%d} UTC"
+            f" (what the store can keep), got {utc.isoformat()}"
+        )
+    return utc
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]

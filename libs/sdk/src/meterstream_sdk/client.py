@@ -29,7 +29,7 @@ from meterstream_pricing import PricingRegistry, default_registry
 from meterstream_sdk.completions import CompletionTracker
 from meterstream_sdk.config import SdkConfig
 from meterstream_sdk.emitter import DeliveryErrorCallback, Emitter
-from meterstream_sdk.errors import InvalidValue, ProtectedKey
+from meterstream_sdk.errors import InvalidValue, ProtectedKey, check_time
 from meterstream_sdk.instruments import Instrument, InstrumentRecorder, InstrumentType
 from meterstream_sdk.keys import KeyCategory, KeyInfo, KeyRegistry, Scoring, ValueKind
 from meterstream_sdk.registry_feed import KafkaKeyFeed
@@ -118,6 +118,8 @@ class _Api:
             raise InvalidValue("token counts must be >= 0 and cached_tokens <= input_tokens")
         if status not in _STATUSES:
             raise InvalidValue(f"status must be one of {sorted(_STATUSES)}, got {status!r}")
+        if started_at is not None:
+            check_time("started_at", started_at)
         project = project or self.default_project
         if project not in self._projects:
             project = self._project(project)

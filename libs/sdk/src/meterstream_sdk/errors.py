@@ -7,6 +7,10 @@ a mistake in the call itself, named precisely.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from meterstream_contracts.fields import EARLIEST_TIME, LATEST_TIME
+
 
 class MeterstreamError(Exception):
     """Root of the errors raised by meterstream_sdk."""
@@ -33,3 +37,13 @@ class ProtectedKey(MeterstreamError, PermissionError):
 
 class BufferFull(MeterstreamError):
     """The bounded buffer is full and the overflow policy is `raise` (or `block` timed out)."""
+
+
+def check_time(field: str, value: datetime) -> None:
+    """A timestamp must lie in the range the store keeps (naive ones are taken as UTC)."""
+    utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if not EARLIEST_TIME <= utc < LATEST_TIME:
+        raise InvalidValue(
+            f"{field} must be from {EARLIEST_TIME:%Y-%m-%d} to before {LATEST_TIME:%Y-%m-%d}"
+            f" UTC (what the store can keep), got {utc.isoformat()}"
+        )

@@ -47,8 +47,10 @@ def _attributes(pairs: Any, extra: dict[str, str]) -> dict[str, str]:
     return attributes
 
 
-def _time(nanos: int) -> datetime:
-    return datetime.fromtimestamp(nanos / 1e9, UTC) if nanos else datetime.now(UTC)
+def _time(nanos: int) -> datetime | float:
+    """Unix seconds (the contract checks the range: a point past it is rejected, not a 500),
+    or now for a point without a time."""
+    return nanos / 1e9 if nanos else datetime.now(UTC)
 
 
 @dataclass(slots=True)
