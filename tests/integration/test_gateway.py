@@ -102,6 +102,27 @@ def test_mixed_batch_is_accepted_item_by_item_and_lands_after_the_ack(
     assert sorted(e.kind for e in landed) == ["completion", "grader_score", "training_step"]
 
 
+def test_times_the_store_cannot_keep_are_refused_naming_the_field_and_the_range(
+    gateway: Gateway,
+) -> None:
+    """Before, a year-9999 event got its 200 and Kafka's ack, then the raw table's
+    retention rule overflowed and ClickHouse dropped the row: acknowledged, then lost."""
+    good = orjson.loads(load_examples("completion").valid[0])
+    good.pop("project")
+    good.pop("event_id")
+    far = {**good, "time": "9999-12-31T23:59:59Z"}
+    ancient = {**good, "started_at": "0001-01-01T00:00:00Z"}
+    response = gateway.post("/v1/events", orjson.dumps([far, good, ancient]))
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["accepted"] == 1
+    assert [r["index"] for r in answer["rejected"]] == [0, 2]
+    for rejection, field in zip(answer["rejected"], ("time", "started_at"), strict=True):
+        assert field in rejection["reason"]
+        assert "2000-01-01" in rejection["reason"]
+        assert "2100-01-01" in rejection["reason"]
+
+
 def test_ndjson_with_zstd(gateway: Gateway) -> None:
     line = (
         load_examples("metric_value")
