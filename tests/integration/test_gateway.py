@@ -123,6 +123,13 @@ def test_times_the_store_cannot_keep_are_refused_naming_the_field_and_the_range(
         assert "2100-01-01" in rejection["reason"]
 
 
+def test_an_empty_batch_is_a_400_saying_so(gateway: Gateway) -> None:
+    for body in (b"", b"   \n\t\n", b"[]"):
+        response = gateway.post("/v1/events", body)
+        assert response.status_code == 400, (body, response.text)
+        assert "empty" in response.json()["detail"]
+
+
 def test_ndjson_with_zstd(gateway: Gateway) -> None:
     line = (
         load_examples("metric_value")

@@ -102,6 +102,8 @@ class HttpTransport:
         return None
 
     async def send(self, topic: str, messages: Sequence[Message]) -> None:
+        if not messages:
+            return  # the gateway refuses an empty batch
         body = gzip.compress(b"\n".join(value for _, value in messages), compresslevel=1)
         try:
             response = await self._client.post(

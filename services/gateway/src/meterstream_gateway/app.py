@@ -98,6 +98,8 @@ class Gateway:
             items = split_items(body)
         except BadBody as error:
             raise self.refuse("bad_body", str(error)) from error
+        if not items:
+            raise self.refuse("bad_body", "the batch is empty: send at least one event")
         if len(items) > self.config.max_items:
             raise self.refuse(
                 "too_many_items", f"at most {self.config.max_items} events per request"
@@ -229,7 +231,7 @@ def create_app(config: GatewayConfig, kafka: KafkaConfig) -> FastAPI:
         if checked.events:
             await gateway.produce(checked.events, "events")
         rejected = [rejection.as_json() for rejection in checked.rejected]
-        status = 200 if checked.events or not items else 400
+        status = 200 if checked.events else 400
         return ORJSONResponse({"accepted": len(checked.events), "rejected": rejected}, status)
 
     async def otlp(signal: str, request: Request, who: Caller) -> Response:
