@@ -110,6 +110,8 @@ class HistoryRow:
 class RunHistory:
     checkpoint: RunDerivation = field(default_factory=RunDerivation)
     """The run's totals before the oldest log in `recent`."""
+    totals: RunDerivation = field(default_factory=RunDerivation)
+    """The run's totals after its latest log (`checkpoint` folded over `recent`)."""
     recent: list[Log] = field(default_factory=list)
     pending: list[Spend] = field(default_factory=list)
     logs: int = 0
@@ -174,8 +176,7 @@ class RunHistory:
             taken,
         )
         self.logs += 1
-        totals = self._totals_before(len(self.recent))
-        row = HistoryRow(log.step, log.split, log.seq, 1, log.row(totals))
+        row = HistoryRow(log.step, log.split, log.seq, 1, log.row(self.totals))
         self.recent.append(log)
         while len(self.recent) > KEEP_LOGS:
             self.checkpoint.derive(self.recent.pop(0).inputs())
@@ -194,11 +195,13 @@ class RunHistory:
         for log in self.recent[index:]:
             log.revision += 1
             rows.append(HistoryRow(log.step, log.split, log.seq, log.revision, log.row(totals)))
+        self.totals = totals
         return rows
 
     def state(self) -> dict[str, Any]:
         return {
             "checkpoint": self.checkpoint.state(),
+            "totals": self.totals.state(),
             "recent": [_log_state(log) for log in self.recent],
             "pending": [_spend_state(spend) for spend in self.pending],
             "logs": self.logs,
@@ -207,13 +210,19 @@ class RunHistory:
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> RunHistory:
-        return cls(
+        run = cls(
             checkpoint=RunDerivation.from_state(state.get("checkpoint", {})),
             recent=[_log_from(item) for item in state.get("recent", [])],
             pending=[_spend_from(item) for item in state.get("pending", [])],
             logs=int(state.get("logs", 0)),
             marks={str(k): int(v) for k, v in state.get("marks", {}).items()},
         )
+        run.totals = (
+            RunDerivation.from_state(state["totals"])
+            if "totals" in state
+            else run._totals_before(len(run.recent))
+        )
+        return run
 
 
 def _spend_state(spend: Spend) -> list[Any]:

@@ -33,7 +33,7 @@ from meterstream_gateway.metrics import GatewayMetrics
 from meterstream_gateway.otlp import CumulativeToDelta
 from meterstream_gateway.otlp_grpc import start_grpc
 from meterstream_gateway.otlp_ingest import Exported, export_metrics, export_traces
-from meterstream_gateway.refusals import HTTP_STATUS, Reason, Refused
+from meterstream_gateway.refusals import HTTP_STATUS, Refused
 from meterstream_kafka import KafkaConfig, apply_topics, make_producer, publish_events
 from meterstream_sdk.keys import KeyRegistry
 from meterstream_sdk.registry_feed import KafkaKeyFeed
@@ -64,17 +64,13 @@ class Gateway:
     def __post_init__(self) -> None:
         self.rate = parse(self.config.rate_limit)
 
-    def refuse(self, reason: Reason, message: str, *, retry_after_s: int | None = None) -> Refused:
-        self.metrics.rejected.labels(reason).inc()
-        return Refused(reason, message, retry_after_s)
-
     def authenticate(self, authorization: str | None, x_api_key: str | None) -> Caller:
         key = x_api_key or (authorization or "").removeprefix("Bearer ").strip()
         if not key and self.config.anonymous_project:
             return Caller(self.config.anonymous_project, "anonymous")
         project = self.keys.project_for(key) if key else None
         if project is None:
-            raise self.refuse(
+            raise Refused(
                 "unauthorized", "a valid API key is required (Authorization: Bearer <key>)"
             )
         return Caller(project, hash_key(key))
@@ -85,30 +81,28 @@ class Gateway:
         async for chunk in request.stream():
             raw += chunk
             if len(raw) > limit:  # a compressed body is never larger than what it expands to
-                raise self.refuse("too_large", f"body exceeds {limit} bytes")
+                raise Refused("too_large", f"body exceeds {limit} bytes")
         try:
             return decompress(bytes(raw), request.headers.get("content-encoding"), limit=limit)
         except BodyTooLarge as error:
-            raise self.refuse("too_large", str(error)) from error
+            raise Refused("too_large", str(error)) from error
         except BadBody as error:
-            raise self.refuse("bad_body", str(error)) from error
+            raise Refused("bad_body", str(error)) from error
 
     def items(self, body: bytes) -> list[Any]:
         try:
             items = split_items(body)
         except BadBody as error:
-            raise self.refuse("bad_body", str(error)) from error
+            raise Refused("bad_body", str(error)) from error
         if not items:
-            raise self.refuse("bad_body", "the batch is empty: send at least one event")
+            raise Refused("bad_body", "the batch is empty: send at least one event")
         if len(items) > self.config.max_items:
-            raise self.refuse(
-                "too_many_items", f"at most {self.config.max_items} events per request"
-            )
+            raise Refused("too_many_items", f"at most {self.config.max_items} events per request")
         return items
 
     def admit(self, who: Caller, cost: int) -> None:
         if not self.limiter.hit(self.rate, who.key_hash, cost=max(1, cost)):
-            raise self.refuse(
+            raise Refused(
                 "rate_limited",
                 f"rate limit {self.config.rate_limit} events per key exceeded",
                 retry_after_s=1,
@@ -120,7 +114,7 @@ class Gateway:
         try:
             await publish_events(self.producer, events)
         except Exception as error:
-            raise self.refuse(
+            raise Refused(
                 "kafka_unavailable", f"Kafka did not acknowledge the events: {error}"
             ) from error
         self.metrics.kafka_seconds.observe(time.perf_counter() - started)
@@ -132,28 +126,23 @@ class Gateway:
         def admit(count: int) -> None:
             self.admit(who, count)
 
-        try:
-            if signal == "metrics":
-                exported = export_metrics(
-                    body,
-                    as_json=as_json,
-                    project=who.project,
-                    state=self.cumulative,
-                    max_points=self.config.max_items,
-                    admit=admit,
-                )
-            else:
-                exported = export_traces(
-                    body,
-                    as_json=as_json,
-                    project=who.project,
-                    max_spans=self.config.max_items,
-                    admit=admit,
-                )
-        except Refused as refused:
-            if refused.reason in ("bad_body", "too_many_items"):  # admit() counted its own
-                self.metrics.rejected.labels(refused.reason).inc()
-            raise
+        if signal == "metrics":
+            exported = export_metrics(
+                body,
+                as_json=as_json,
+                project=who.project,
+                state=self.cumulative,
+                max_points=self.config.max_items,
+                admit=admit,
+            )
+        else:
+            exported = export_traces(
+                body,
+                as_json=as_json,
+                project=who.project,
+                max_spans=self.config.max_items,
+                admit=admit,
+            )
         self.metrics.rejected.labels(f"invalid_{signal}").inc(exported.rejected)
         for outcome, count in (exported.spans or {}).items():
             self.metrics.spans.labels(outcome).inc(count)
@@ -162,8 +151,13 @@ class Gateway:
         return exported
 
     async def export_grpc(self, signal: str, body: bytes, metadata: dict[str, str]) -> bytes:
-        who = self.authenticate(metadata.get("authorization"), metadata.get("x-api-key"))
-        return (await self.export(signal, who, body, as_json=False)).response.SerializeToString()
+        try:
+            who = self.authenticate(metadata.get("authorization"), metadata.get("x-api-key"))
+            exported = await self.export(signal, who, body, as_json=False)
+        except Refused as refused:
+            self.metrics.rejected.labels(refused.reason).inc()  # counted where it is answered
+            raise
+        return exported.response.SerializeToString()
 
 
 def create_app(config: GatewayConfig, kafka: KafkaConfig) -> FastAPI:
@@ -208,6 +202,7 @@ def create_app(config: GatewayConfig, kafka: KafkaConfig) -> FastAPI:
 
     @app.exception_handler(Refused)
     async def refused(_: Request, error: Refused) -> Response:
+        gateway.metrics.rejected.labels(error.reason).inc()  # counted where it is answered
         headers = {} if error.retry_after_s is None else {"Retry-After": str(error.retry_after_s)}
         return ORJSONResponse({"detail": error.message}, HTTP_STATUS[error.reason], headers=headers)
 
@@ -224,7 +219,7 @@ def create_app(config: GatewayConfig, kafka: KafkaConfig) -> FastAPI:
         checked = check_items(items, project=who.project)
         if checked.foreign_projects:
             others = sorted(checked.foreign_projects)
-            raise gateway.refuse(
+            raise Refused(
                 "forbidden_project", f"this key writes only project {who.project!r}, not {others}"
             )
         gateway.metrics.rejected.labels("invalid_event").inc(len(checked.rejected))
@@ -258,9 +253,7 @@ def create_app(config: GatewayConfig, kafka: KafkaConfig) -> FastAPI:
         who: Annotated[Caller, Depends(caller)], project: Annotated[str, Query()]
     ) -> Any:
         if project != who.project:
-            raise gateway.refuse(
-                "forbidden_project", f"this key reads only project {who.project!r}"
-            )
+            raise Refused("forbidden_project", f"this key reads only project {who.project!r}")
         return [
             info.as_record() for info in gateway.registry.list(project) if info.category != "system"
         ]
