@@ -73,6 +73,7 @@ def test_the_shipped_examples_load() -> None:
         "ttft-drift",
         "reward-collapse",
         "producer-silent",
+        "unpriced-calls",
     ]
 
 

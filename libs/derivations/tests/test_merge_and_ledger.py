@@ -262,38 +262,40 @@ def test_repricing_reverses_the_old_charge_and_adjusts_the_windows_once() -> Non
     assert again.adjustments == []
 
 
-def test_repricing_leaves_reported_prices_alone() -> None:
+def test_a_reported_cost_is_kept_beside_the_price_and_charged_only_when_unpriced() -> None:
     from meterstream_contracts import ApiCost, TokenUsage
     from meterstream_derivations.inference import Prices
     from meterstream_derivations.ledger import api_cost_entries
 
     pricing = registry()
-    costs = [
-        ApiCost(
+
+    def spend(model: str, tokens: int, reported: float | None) -> ApiCost:
+        return ApiCost(
             project="p",
             source="judge",
             provider="openai",
-            model="m",
-            usage=TokenUsage(input_tokens=10),
-            cost_usd=0.5,
+            model=model,
+            usage=TokenUsage(input_tokens=tokens),
+            cost_usd=reported,
             time=T0,
-        ),
-        ApiCost(
-            project="p",
-            source="judge",
-            provider="openai",
-            model="m",
-            usage=TokenUsage(input_tokens=1_000_000),
-            time=T0,
-        ),
-    ]
+        )
+
+    costs = [spend("m", 10, 0.5), spend("m", 1_000_000, None), spend("unknown", 10, 0.25)]
     lines = api_cost_entries(
         costs, entry_id="api_cost:0:1", window_seconds=10, prices=Prices(pricing, APPENDED)
     )
-    assert sorted((e.price_version, e.cost_usd) for e in lines) == [
-        ("openai/m@2026-01-01", 1.0),
-        ("reported", 0.5),
+    assert sorted(
+        (e.price_version, e.cost_source, e.cost_usd, e.reported_cost_usd) for e in lines
+    ) == [
+        ("openai/m@2026-01-01", "registry", pytest.approx(1.00001), 0.5),
+        ("reported", "reported", 0.25, 0.25),
     ]
-    pricing.register(ModelPrice("openai", "m", date(2026, 1, 1), 2.0, 2.0, published_at=APPENDED))
+    # A price for the model charged at its reported cost re-prices it: computed wins.
+    pricing.register(
+        ModelPrice("openai", "unknown", date(2026, 1, 1), 2.0, 2.0, published_at=APPENDED)
+    )
     plan = plan_repricing(lines, pricing, windows=(10,))
-    assert [e.cost_usd for e in plan.ledger] == [-1.0, 2.0]
+    assert [(e.cost_source, e.cost_usd, e.reported_cost_usd) for e in plan.ledger] == [
+        ("reported", -0.25, -0.25),
+        ("registry", pytest.approx(2e-5), 0.25),
+    ]

@@ -42,6 +42,7 @@ DERIVED_METRICS: dict[str, frozenset[str]] = {
             "input_tokens",
             "output_tokens",
             "cost_usd",
+            "unpriced",
             "latency_p50_ms",
             "latency_p95_ms",
             "latency_p99_ms",

@@ -37,6 +37,9 @@ class _WindowAggregates(Derived):
     output_tokens: int = Field(0, ge=0)
     cached_tokens: int = Field(0, ge=0)
     cost_usd: float = Field(0.0, ge=0)
+    unpriced: int = Field(
+        0, ge=0, description="Calls no price was known for (charged their reported cost, or 0)."
+    )
     sketch_relative_accuracy: float = Field(0.01, gt=0, lt=1)
     latency_bins: dict[int, int] = Field(default_factory=dict)
     ttft_bins: dict[int, int] = Field(default_factory=dict)
@@ -55,6 +58,7 @@ class InferenceRollup(_WindowAggregates):
 
     kind: Literal["inference_rollup"] = "inference_rollup"
     cost_usd: float = Field(0.0, description="Negative in a re-pricing adjustment.")
+    unpriced: int = Field(0, description="Negative in a re-pricing adjustment.")
     partial: bool = True
     partial_id: str = Field(min_length=1, max_length=256)
     source_partition: int | None = None
@@ -117,14 +121,33 @@ class CostEntry(Derived):
     source: str = Field("", max_length=255)
     window_start: datetime
     window_seconds: int = Field(gt=0)
-    price_version: str = Field("", max_length=512, description="Empty: no price known.")
+    price_version: str = Field(
+        "",
+        max_length=512,
+        description="The registry version or catalogue entry that priced the line;"
+        " `reported` when the cost is the one reported; empty: no price known.",
+    )
+    cost_source: Literal["registry", "catalogue", "producer", "reported", "gpu", "unpriced"] = (
+        Field(
+            "unpriced",
+            description="What `cost_usd` is: priced by our registry (an override), by the"
+            " catalogue, by the producer's own override (it names the version), the cost"
+            " reported with the events (nothing could price them), a GPU hour price, or 0"
+            " for calls no price is known for.",
+        )
+    )
     count: int = Field(0, description="Events priced; reversals carry the negated count.")
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
     cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    reasoning_tokens: int = 0
     gpu_seconds: float = 0.0
     cost_usd: float = 0.0
+    reported_cost_usd: float = Field(
+        0.0, description="The sum of the costs the provider reported for these events."
+    )
 
 
 class FeedbackRollup(Derived):

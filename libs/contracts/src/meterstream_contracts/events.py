@@ -63,8 +63,16 @@ class Completion(Event):
     cache_creation_tokens: TokenCount = Field(
         0, description="Input tokens written to a prompt cache (part of input_tokens)."
     )
+    cache_creation_1h_tokens: TokenCount = Field(
+        0, description="Of cache_creation_tokens, those written for one hour."
+    )
     reasoning_tokens: TokenCount = Field(
         0, description="Output tokens spent reasoning (part of output_tokens)."
+    )
+    reported_cost_usd: NonNegativeFloat | None = Field(
+        None,
+        description="The cost the provider reported (OpenRouter, LiteLLM); kept beside the"
+        " cost the pipeline computes, never instead of it.",
     )
     status: CompletionStatus = "ok"
     error_type: Annotated[str, Field(max_length=128)] | None = None
@@ -77,6 +85,8 @@ class Completion(Event):
             raise ValueError("ttft_ms must not exceed latency_ms")
         if self.cached_tokens + self.cache_creation_tokens > self.input_tokens:
             raise ValueError("cached_tokens + cache_creation_tokens must not exceed input_tokens")
+        if self.cache_creation_1h_tokens > self.cache_creation_tokens:
+            raise ValueError("cache_creation_1h_tokens must not exceed cache_creation_tokens")
         if self.reasoning_tokens > self.output_tokens:
             raise ValueError("reasoning_tokens must not exceed output_tokens")
         return self
@@ -230,7 +240,8 @@ class TrainingRun(Event):
 
 
 class TokenUsage(BaseModel):
-    """Provider usage, normalised across OpenAI- and Anthropic-shaped responses."""
+    """Provider usage, normalised across providers: input counts cache reads and writes,
+    output counts reasoning."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -238,6 +249,10 @@ class TokenUsage(BaseModel):
     output_tokens: TokenCount = 0
     cached_input_tokens: TokenCount = 0
     cache_creation_input_tokens: TokenCount = 0
+    cache_creation_1h_input_tokens: TokenCount = Field(
+        0, description="Of cache_creation_input_tokens, those written for one hour."
+    )
+    reasoning_tokens: TokenCount = Field(0, description="Of output_tokens, those spent reasoning.")
 
 
 class ApiCost(Event):
@@ -256,7 +271,10 @@ class ApiCost(Event):
     model: Name
     usage: TokenUsage
     cost_usd: NonNegativeFloat | None = Field(
-        None, description="Price paid if known; otherwise the pipeline prices the usage."
+        None,
+        description="The cost reported for this spend by the provider; kept beside the"
+        " price the pipeline computes, and charged only when nothing prices it. With"
+        " `price_version`, the cost the producer priced at its own override, which is charged.",
     )
     price_version: Name | None = None
 

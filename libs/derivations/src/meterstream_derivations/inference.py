@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from meterstream_derivations.merge import Partial
 
 DAY_S: Final = 86_400
+REPORTED: Final = "reported"
+"""The version of spend no price was known for, charged at the cost reported with it."""
 
 
 def window_start(at: datetime, window_seconds: int) -> datetime:
@@ -48,6 +50,22 @@ class _Bucket:
     ttft_bins: dict[int, int] = field(default_factory=dict)
     decode_seconds: float = 0.0
     decode_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    reasoning_tokens: int = 0
+    reported_cost_usd: float = 0.0
+    unpriced: int = 0
+
+    def usage(self) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            cached_input_tokens=self.cached_tokens,
+            cache_creation_input_tokens=self.cache_write_tokens,
+            cache_creation_1h_input_tokens=self.cache_write_1h_tokens,
+            reasoning_tokens=self.reasoning_tokens,
+            calls=self.count,
+        )
 
 
 class RollupSums(Protocol):
@@ -63,6 +81,7 @@ class RollupSums(Protocol):
     ttft_bins: dict[int, int]
     decode_seconds: float
     decode_tokens: int
+    unpriced: int
 
 
 def add_sums(into: RollupSums, other: RollupSums | Partial) -> None:
@@ -79,13 +98,15 @@ def add_sums(into: RollupSums, other: RollupSums | Partial) -> None:
     add_bins(into.ttft_bins, other.ttft_bins)
     into.decode_seconds += other.decode_seconds
     into.decode_tokens += other.decode_tokens
+    into.unpriced += other.unpriced
 
 
 @dataclass(frozen=True, slots=True)
 class PartialsResult:
     partials: list[InferenceRollup]
     unpriced: dict[tuple[str, str], int]
-    """(provider, model) → completions with no registered price (cost counted as 0)."""
+    """(provider, model) → completions no price is known for (charged their reported
+    cost, or 0)."""
     ledger: list[CostEntry] = field(default_factory=list)
     """Spend per (project, provider, model, smallest window, price version)."""
 
@@ -103,6 +124,10 @@ class Call(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cache_creation_1h_tokens: int = 0
+    reasoning_tokens: int = 0
+    reported_cost_usd: float | None = None
     ttft_ms: float | None = None
 
     @classmethod
@@ -117,6 +142,10 @@ class Call(msgspec.Struct, frozen=True, gc=False, kw_only=True):
             input_tokens=completion.input_tokens,
             output_tokens=completion.output_tokens,
             cached_tokens=completion.cached_tokens,
+            cache_creation_tokens=completion.cache_creation_tokens,
+            cache_creation_1h_tokens=completion.cache_creation_1h_tokens,
+            reasoning_tokens=completion.reasoning_tokens,
+            reported_cost_usd=completion.reported_cost_usd,
             ttft_ms=completion.ttft_ms,
         )
 
@@ -151,7 +180,22 @@ class Prices:
         self._cache: dict[tuple[str, str, int], ModelPrice | None] = {}
 
     def price(self, provider: str, model: str, at: datetime) -> ModelPrice | None:
-        return self.on_day(provider, model, int(at.timestamp()) // DAY_S)
+        return self.at_second(provider, model, int(at.timestamp()))
+
+    def at_second(self, provider: str, model: str, epoch: int) -> ModelPrice | None:
+        """The price at epoch second `epoch`: its day's, unless the price changes within
+        a day (off-peak rates), then the one in force at that second."""
+        price = self.on_day(provider, model, epoch // DAY_S)
+        if price is None or not price.varies_within_day:
+            return price
+        key = (provider, model, -epoch)  # negative: apart from the days' keys
+        if key not in self._cache:
+            at = datetime.fromtimestamp(epoch, UTC)
+            try:
+                self._cache[key] = self._pricing.price_at(provider, model, at, as_of=self._as_of)
+            except UnknownModelPrice:
+                self._cache[key] = None
+        return self._cache[key]
 
     def on_day(self, provider: str, model: str, day: int) -> ModelPrice | None:
         """The price on UTC day `day` (days since the epoch), for a caller that has the
@@ -196,6 +240,12 @@ def _bucket_of(calls: list[Call]) -> _Bucket:
     bucket.input_tokens = sum([call.input_tokens for call in calls])
     bucket.output_tokens = sum([call.output_tokens for call in calls])
     bucket.cached_tokens = sum([call.cached_tokens for call in calls])
+    bucket.cache_write_tokens = sum([call.cache_creation_tokens for call in calls])
+    bucket.cache_write_1h_tokens = sum([call.cache_creation_1h_tokens for call in calls])
+    bucket.reasoning_tokens = sum([call.reasoning_tokens for call in calls])
+    reported = [call.reported_cost_usd for call in calls if call.reported_cost_usd is not None]
+    if reported:
+        bucket.reported_cost_usd = sum(reported, 0.0)
     failed = [call.status for call in calls if call.status != "ok"]
     if failed:
         bucket.errors = dict(Counter(failed))
@@ -210,6 +260,26 @@ def _bucket_of(calls: list[Call]) -> _Bucket:
     bucket.decode_seconds = sum([seconds / 1000 for seconds, _ in decoded], 0.0)
     bucket.decode_tokens = sum([tokens for _, tokens in decoded])
     return bucket
+
+
+def _by_tier(price: ModelPrice, calls: list[Call]) -> list[tuple[int, list[Call]]]:
+    """The calls by the price tier of their own input (all in tier 0 without tiers)."""
+    if not price.tiers:
+        return [(0, calls)]
+    tiers: dict[int, list[Call]] = {}
+    for call in calls:
+        tiers.setdefault(price.tier_of(call.input_tokens), []).append(call)
+    return sorted(tiers.items())
+
+
+def _by_report(calls: list[Call]) -> list[tuple[bool, list[Call]]]:
+    """Unpriced calls apart from those that came with a reported cost."""
+    reported = [call for call in calls if call.reported_cost_usd is not None]
+    if not reported:
+        return [(False, calls)]
+    if len(reported) == len(calls):
+        return [(True, calls)]
+    return [(True, reported), (False, [c for c in calls if c.reported_cost_usd is None])]
 
 
 def _bins(values: list[float]) -> dict[int, int]:
@@ -265,25 +335,34 @@ def build_partials_from_calls(
             groups[key] = [call]
         else:
             group.append(call)
-    sums = {key: _bucket_of(group) for key, group in groups.items()}
-    # A bucket lies within one UTC day, so within one price version: it is priced once,
-    # from its token sums (cost is linear in the token counts, as reconcile computes it).
+    # A bucket lies within one UTC day (and one off-peak period), so within one price
+    # version; its calls are split by the tier of their own input, and each part is
+    # priced once from its token sums (cost is linear within a tier, as reconcile
+    # computes it).
     prices = Prices(pricing, as_of)
     buckets: dict[tuple[str, str, str, int, str], _Bucket] = {}
+    sources: dict[tuple[str, str, str, int, str], str] = {}
     unpriced: dict[tuple[str, str], int] = {}
-    for (project, model, provider, start), bucket in sums.items():
-        price = prices.on_day(provider, model, start // DAY_S)
+    for (project, model, provider, start), group in groups.items():
+        price = prices.at_second(provider, model, start)
         if price is None:
-            unpriced[(provider, model)] = unpriced.get((provider, model), 0) + bucket.count
-        else:
-            bucket.cost_usd = price.cost_usd(
-                Usage(
-                    input_tokens=bucket.input_tokens,
-                    output_tokens=bucket.output_tokens,
-                    cached_input_tokens=bucket.cached_tokens,
-                )
-            )
-        buckets[(project, model, provider, start, "" if price is None else price.version)] = bucket
+            for reported, part in _by_report(group):
+                bucket = _bucket_of(part)
+                bucket.unpriced = bucket.count
+                unpriced[(provider, model)] = unpriced.get((provider, model), 0) + bucket.count
+                if reported:
+                    bucket.cost_usd = bucket.reported_cost_usd
+                line = (project, model, provider, start, REPORTED if reported else "")
+                buckets[line] = bucket
+                sources[line] = "reported" if reported else "unpriced"
+            continue
+        for tier, part in _by_tier(price, group):
+            tier_price = price.at_tier(tier)
+            bucket = _bucket_of(part)
+            bucket.cost_usd = tier_price.cost_usd(bucket.usage())
+            line = (project, model, provider, start, tier_price.version)
+            buckets[line] = bucket
+            sources[line] = "registry" if price.source == "registry" else "catalogue"
     members: dict[tuple[str, str, int, int], list[_Bucket]] = {}
     for (project, model, _, start, _), bucket in buckets.items():
         for length in lengths:
@@ -307,6 +386,7 @@ def build_partials_from_calls(
             ttft_bins=window.ttft_bins,
             decode_seconds=window.decode_seconds,
             decode_tokens=window.decode_tokens,
+            unpriced=window.unpriced,
         )
         for (project, model, length, start), window in sorted(windows.items())
     ]
@@ -324,7 +404,12 @@ def build_partials_from_calls(
             input_tokens=charge.input_tokens,
             output_tokens=charge.output_tokens,
             cached_tokens=charge.cached_tokens,
+            cache_write_tokens=charge.cache_write_tokens,
+            cache_write_1h_tokens=charge.cache_write_1h_tokens,
+            reasoning_tokens=charge.reasoning_tokens,
             cost_usd=charge.cost_usd,
+            reported_cost_usd=charge.reported_cost_usd,
+            cost_source=sources[(project, model, provider, start, version)],
         )
         for (project, model, provider, start, version), charge in sorted(buckets.items())
     ]

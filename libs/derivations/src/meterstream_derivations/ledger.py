@@ -19,11 +19,8 @@ from datetime import UTC, datetime
 
 from meterstream_contracts import ApiCost, GpuCost
 from meterstream_contracts.derived import CostEntry, InferenceRollup
-from meterstream_derivations.inference import Prices
-from meterstream_pricing import PricingRegistry, Usage
-
-REPORTED = "reported"
-"""The version of spend whose producer reported the price paid."""
+from meterstream_derivations.inference import REPORTED, Prices
+from meterstream_pricing import ModelPrice, PricingRegistry, Usage
 
 REPRICE_PREFIX = "reprice:"
 
@@ -65,8 +62,11 @@ def _combine(entries: Iterable[CostEntry]) -> list[CostEntry]:
                     "output_tokens",
                     "cached_tokens",
                     "cache_write_tokens",
+                    "cache_write_1h_tokens",
+                    "reasoning_tokens",
                     "gpu_seconds",
                     "cost_usd",
+                    "reported_cost_usd",
                 )
             }
         )
@@ -79,17 +79,29 @@ def _usage(cost: ApiCost) -> Usage:
         cost.usage.output_tokens,
         cost.usage.cached_input_tokens,
         cost.usage.cache_creation_input_tokens,
+        cost.usage.cache_creation_1h_input_tokens,
+        cost.usage.reasoning_tokens,
     )
 
 
-def api_cost_priced(cost: ApiCost, prices: Prices) -> tuple[float, str]:
-    """(USD, price version): the reported price when given, else the registry's (0, "")."""
-    if cost.cost_usd is not None:
-        return cost.cost_usd, cost.price_version or REPORTED
+def source_of(price: ModelPrice) -> str:
+    return "registry" if price.source == "registry" else "catalogue"
+
+
+def api_cost_priced(cost: ApiCost, prices: Prices) -> tuple[float, str, str]:
+    """(USD, price version, cost source): the price the producer charged at its own
+    override (it names the version); else the registry's or the catalogue's price (of
+    the tier of this call's input); the reported cost only when nothing prices it; else 0."""
+    if cost.cost_usd is not None and cost.price_version not in (None, REPORTED):
+        return cost.cost_usd, cost.price_version, "producer"  # the producer's own override
     price = prices.price(cost.provider, cost.model, cost.time)
-    if price is None:
-        return 0.0, ""
-    return price.cost_usd(_usage(cost)), price.version
+    if price is not None:
+        usage = _usage(cost)
+        tier_price = price.at_tier(price.tier_of(usage.input_tokens))
+        return tier_price.cost_usd(usage), tier_price.version, source_of(price)
+    if cost.cost_usd is not None:
+        return cost.cost_usd, cost.price_version or REPORTED, "reported"
+    return 0.0, "", "unpriced"
 
 
 def api_cost_entries(
@@ -99,7 +111,7 @@ def api_cost_entries(
     lines = []
     for cost in costs:
         usage = _usage(cost)
-        usd, version = api_cost_priced(cost, prices)
+        usd, version, source = api_cost_priced(cost, prices)
         lines.append(
             CostEntry(
                 entry_id=entry_id,
@@ -118,7 +130,11 @@ def api_cost_entries(
                 output_tokens=usage.output_tokens,
                 cached_tokens=usage.cached_input_tokens,
                 cache_write_tokens=usage.cache_creation_input_tokens,
+                cache_write_1h_tokens=usage.cache_creation_1h_input_tokens,
+                reasoning_tokens=usage.reasoning_tokens,
                 cost_usd=usd,
+                reported_cost_usd=cost.cost_usd or 0.0,
+                cost_source=source,
             )
         )
     return _combine(lines)
@@ -147,6 +163,7 @@ def gpu_cost_entries(
             count=1,
             gpu_seconds=cost.seconds * cost.gpu_count,
             cost_usd=gpu_cost_usd(cost),
+            cost_source="gpu",
         )
         for cost in costs
     )
@@ -168,6 +185,26 @@ class Repricing:
 
 
 _REPRICEABLE = ("completion", "api_cost")
+_NEGATED = (
+    "count",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "reported_cost_usd",
+)
+
+
+_UNPRICED = ("unpriced", "reported")
+
+
+def _tier_suffix(version: str) -> str:
+    """`>200000` of a tier's version (`…#digest>200000`), empty for a base price."""
+    head, mark, threshold = version.rpartition(">")
+    return f">{threshold}" if mark and head and threshold.isdigit() else ""
 
 
 def plan_repricing(
@@ -180,50 +217,56 @@ def plan_repricing(
     """Lines (and window adjustments) that bring every slice to today's registry.
 
     `only` narrows to matching fields (e.g. `{"provider": "openai", "model": "gpt-4o"}`).
-    Spend whose producer reported the price paid is never re-priced.
+    Spend charged at its reported cost is re-priced once a price is known for it (a
+    computed price wins over a reported one). A slice's calls of each price tier are
+    lines apart, and each is re-priced at its tier.
     """
     net: dict[tuple[object, ...], dict[str, CostEntry]] = {}
     for entry in _combine(ledger):
-        if entry.cost_kind not in _REPRICEABLE or entry.price_version == REPORTED:
+        if entry.cost_kind not in _REPRICEABLE or entry.cost_source == "producer":
             continue
         if only and any(getattr(entry, name) != value for name, value in only.items()):
             continue
-        slice_key = (*_group_key(entry)[:-1], original_id(entry.entry_id))
+        tier = _tier_suffix(entry.price_version)
+        slice_key = (*_group_key(entry)[:-1], tier, original_id(entry.entry_id))
         versions = net.setdefault(slice_key, {})
         seen = versions.get(entry.price_version)
         versions[entry.price_version] = entry if seen is None else _combine([seen, entry])[0]
     lines: list[CostEntry] = []
-    adjustments: dict[tuple[str, str, str, datetime, int], float] = {}
+    adjustments: dict[tuple[str, str, str, datetime, int], tuple[float, int]] = {}
     prices = Prices(pricing)
     for slice_key, versions in sorted(net.items(), key=lambda item: repr(item[0])):
         current = [entry for entry in versions.values() if entry.count > 0]
         if len(current) != 1:
             continue
         charged = current[0]
-        price = prices.price(charged.provider, charged.model, charged.window_start)
-        if price is None or price.version == charged.price_version:
+        found = prices.price(charged.provider, charged.model, charged.window_start)
+        if found is None:
             continue
         usage = Usage(
             charged.input_tokens,
             charged.output_tokens,
             charged.cached_tokens,
             charged.cache_write_tokens,
+            charged.cache_write_1h_tokens,
+            charged.reasoning_tokens,
+            calls=max(charged.count, 1),
         )
+        price = found.at_tier(found.tier_of(usage.input_tokens / usage.calls))
+        if price.version == charged.price_version:
+            continue
         new_cost = price.cost_usd(usage)
         entry_id = f"{REPRICE_PREFIX}{price.version}:{slice_key[-1]}"
-        negated = {
-            name: -getattr(charged, name)
-            for name in ("count", "input_tokens", "output_tokens", "cached_tokens")
-        }
-        negated["cache_write_tokens"] = -charged.cache_write_tokens
+        negated = {name: -getattr(charged, name) for name in _NEGATED}
+        lines.append(charged.model_copy(update={"entry_id": entry_id, **negated}))
         lines.append(
             charged.model_copy(
-                update={"entry_id": entry_id, "cost_usd": -charged.cost_usd, **negated}
-            )
-        )
-        lines.append(
-            charged.model_copy(
-                update={"entry_id": entry_id, "price_version": price.version, "cost_usd": new_cost}
+                update={
+                    "entry_id": entry_id,
+                    "price_version": price.version,
+                    "cost_source": source_of(found),
+                    "cost_usd": new_cost,
+                }
             )
         )
         if charged.cost_kind == "completion":
@@ -236,7 +279,9 @@ def plan_repricing(
                     _bucket(charged.window_start, length),
                     length,
                 )
-                adjustments[key] = adjustments.get(key, 0.0) + new_cost - charged.cost_usd
+                cost, unpriced = adjustments.get(key, (0.0, 0))
+                now_priced = charged.count if charged.cost_source in _UNPRICED else 0
+                adjustments[key] = (cost + new_cost - charged.cost_usd, unpriced - now_priced)
     partials = [
         InferenceRollup(
             project=project,
@@ -246,8 +291,11 @@ def plan_repricing(
             partial_id=partial_id,
             count=0,
             cost_usd=delta,
+            unpriced=unpriced,
         )
-        for (project, model, partial_id, start, length), delta in sorted(adjustments.items())
+        for (project, model, partial_id, start, length), (delta, unpriced) in sorted(
+            adjustments.items()
+        )
     ]
     partials.sort(key=lambda p: (p.project, p.model, _offset_order(p.partial_id)))
     return Repricing(lines, partials)

@@ -42,6 +42,7 @@ class PartialSums(msgspec.Struct, frozen=True, gc=False):
     output_tokens: _Count = 0
     cached_tokens: _Count = 0
     cost_usd: float = 0.0  # negative in a re-pricing adjustment
+    unpriced: int = 0  # negative in a re-pricing adjustment
     latency_bins: dict[int, _Count] = {}
     ttft_bins: dict[int, _Count] = {}
     decode_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.0
@@ -118,6 +119,7 @@ class MergedWindow:
     ttft_bins: dict[int, int] = field(default_factory=dict)
     decode_seconds: float = 0.0
     decode_tokens: int = 0
+    unpriced: int = 0
     marks: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
@@ -155,6 +157,7 @@ class MergedWindow:
             output_tokens=self.output_tokens,
             cached_tokens=self.cached_tokens,
             cost_usd=max(self.cost_usd, 0.0),
+            unpriced=max(self.unpriced, 0),
             latency_bins=dict(self.latency_bins),
             ttft_bins=dict(self.ttft_bins),
             decode_seconds=self.decode_seconds,

@@ -6,7 +6,7 @@ import bisect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from meterstream_pricing.usage import Usage
 
@@ -17,6 +17,9 @@ class UnknownModelPrice(LookupError):
 
 @dataclass(frozen=True, slots=True)
 class ModelPrice:
+    """Prices of one model from a date: USD per million tokens of each kind, a fee per
+    call, and tiers that apply to a whole call once its input passes a threshold."""
+
     provider: str
     model: str
     effective_from: date
@@ -25,11 +28,25 @@ class ModelPrice:
     cached_prompt_per_million: float | None = None
     """Price of cache reads; the prompt price when unknown."""
     cache_write_per_million: float | None = None
-    """Price of cache writes; the prompt price when unknown."""
+    """Price of cache writes (of five minutes, or of no stated duration); the prompt price
+    when unknown."""
     published_at: datetime | None = None
     """When the version was published to the shared registry; None: always known."""
-    version: str = field(init=False, compare=False, repr=False)
-    """`openai/gpt-4o@2025-01-01`, with `#<published>` for a published version (set once)."""
+    cache_write_1h_per_million: float | None = None
+    """Price of one-hour cache writes; the cache-write price when unknown."""
+    reasoning_per_million: float | None = None
+    """Price of reasoning tokens; the completion price when unknown."""
+    per_call_usd: float = 0.0
+    tiers: tuple[tuple[int, ModelPrice], ...] = ()
+    """(threshold, prices) ascending: a call with more input tokens than a threshold pays
+    that tier's prices for all its tokens (the cliff model providers use)."""
+    source: str = "registry"
+    """`registry` (ours, overrides), or the catalogue that priced it."""
+    varies_within_day: bool = False
+    """The catalogue prices this model by time of day (off-peak rates)."""
+    version: str = ""
+    """`openai/gpt-4o@2025-01-01`, with `#<published>` for a published version; set
+    from the fields unless given (a catalogue entry names itself)."""
 
     def __post_init__(self) -> None:
         prices = (
@@ -37,9 +54,14 @@ class ModelPrice:
             self.completion_per_million,
             self.cached_prompt_per_million or 0.0,
             self.cache_write_per_million or 0.0,
+            self.cache_write_1h_per_million or 0.0,
+            self.reasoning_per_million or 0.0,
+            self.per_call_usd,
         )
         if any(price < 0 for price in prices):
             raise ValueError(f"prices of {self.provider}/{self.model} must not be negative")
+        if self.version:
+            return
         version = f"{self.provider}/{self.model}@{self.effective_from.isoformat()}"
         if self.published_at is not None:
             version = f"{version}#{self.published_at.strftime('%Y%m%dT%H%M%S')}"
@@ -48,17 +70,45 @@ class ModelPrice:
     def known_at(self, as_of: datetime | None) -> bool:
         return as_of is None or self.published_at is None or self.published_at <= as_of
 
+    def tier_of(self, input_tokens: float) -> int:
+        """0 below every threshold, else the number of thresholds the input passes."""
+        tier = 0
+        for threshold, _ in self.tiers:
+            if input_tokens > threshold:
+                tier += 1
+        return tier
+
+    def at_tier(self, tier: int) -> ModelPrice:
+        return self if tier == 0 else self.tiers[tier - 1][1]
+
     def cost_usd(self, usage: Usage) -> float:
-        cached = self.cached_prompt_per_million
-        write = self.cache_write_per_million
-        total = (
-            usage.uncached_input_tokens * self.prompt_per_million
-            + usage.cached_input_tokens * (self.prompt_per_million if cached is None else cached)
-            + usage.cache_creation_input_tokens
-            * (self.prompt_per_million if write is None else write)
-            + usage.output_tokens * self.completion_per_million
+        """The cost of `usage`: of one call, or of calls that all fall in one tier (the
+        tier is that of their mean input)."""
+        if self.tiers:
+            price = self.at_tier(self.tier_of(usage.input_tokens / max(usage.calls, 1)))
+            if price is not self:
+                return price.cost_usd(usage)
+        prompt = self.prompt_per_million
+        write = prompt if self.cache_write_per_million is None else self.cache_write_per_million
+        write_1h = (
+            write if self.cache_write_1h_per_million is None else self.cache_write_1h_per_million
         )
-        return total / 1_000_000
+        cached = (
+            prompt if self.cached_prompt_per_million is None else self.cached_prompt_per_million
+        )
+        completion = self.completion_per_million
+        reasoning = completion if self.reasoning_per_million is None else self.reasoning_per_million
+        written_1h = usage.cache_creation_1h
+        thought = usage.reasoning
+        total = (
+            usage.uncached_input_tokens * prompt
+            + usage.cached_input_tokens * cached
+            + (usage.cache_creation_input_tokens - written_1h) * write
+            + written_1h * write_1h
+            + (usage.output_tokens - thought) * completion
+            + thought * reasoning
+        )
+        return total / 1_000_000 + usage.calls * self.per_call_usd
 
 
 def _optional_float(value: Any) -> float | None:
@@ -78,10 +128,18 @@ def _split_name(provider: str, model: str) -> tuple[str, str]:
     return provider, model
 
 
+class PriceCatalogue(Protocol):
+    """A maintained price database: consulted for what the registry has no price of."""
+
+    def price_at(self, provider: str, model: str, at: datetime) -> ModelPrice | None: ...
+
+
 @dataclass
 class PricingRegistry:
-    """Prices by (provider, model), each a timeline of versions ordered by effective date."""
+    """Prices by (provider, model), each a timeline of versions ordered by effective date;
+    then the catalogue, for every model the registry does not override."""
 
+    catalogue: PriceCatalogue | None = None
     _timelines: dict[tuple[str, str], list[ModelPrice]] = field(default_factory=dict)
     _published: list[datetime] = field(default_factory=list)
 
@@ -144,25 +202,31 @@ class PricingRegistry:
         *,
         as_of: datetime | None = None,
     ) -> ModelPrice:
-        """The version in effect on `at`'s day, among those published by `as_of`
-        (the latest effective date wins, then the latest publication)."""
+        """The registry's version in effect on `at`'s day, among those published by
+        `as_of` (the latest effective date wins, then the latest publication); else the
+        catalogue's price at `at`."""
         key = _split_name(provider, model)
         timeline = self._timelines.get(key)
-        day = (at or datetime.now(UTC)).date()
+        moment = at or datetime.now(UTC)
+        day = moment.date()
         for price in reversed(timeline or ()):
             if price.effective_from <= day and price.known_at(as_of):
                 return price
-        raise UnknownModelPrice(
-            f"no price for {key[0]}/{key[1]} on {day.isoformat()}; register it with"
-            " register_model_pricing(...)"
-        )
+        found = None if self.catalogue is None else self.catalogue.price_at(provider, model, moment)
+        if found is None:
+            raise UnknownModelPrice(
+                f"no price for {key[0]}/{key[1]} on {day.isoformat()}; register it with"
+                " register_model_pricing(...)"
+            )
+        return found
 
     def cost(
         self, usage: Usage, *, provider: str, model: str, at: datetime | None = None
     ) -> tuple[float, str]:
-        """(cost in USD, price version used)."""
+        """(cost in USD, price version used: of the tier the usage's input falls in)."""
         price = self.price_at(provider, model, at)
-        return price.cost_usd(usage), price.version
+        tier = price.at_tier(price.tier_of(usage.input_tokens / max(usage.calls, 1)))
+        return tier.cost_usd(usage), tier.version
 
     def apply_record(self, record: Mapping[str, Any]) -> None:
         """Apply a `model_price` record of the shared registry (a tombstone withdraws it)."""
@@ -187,23 +251,3 @@ class PricingRegistry:
     def prices(self) -> Iterable[ModelPrice]:
         for timeline in self._timelines.values():
             yield from timeline
-
-
-def default_registry() -> PricingRegistry:
-    """List prices of common models (USD per million tokens) as published in 2025.
-
-    Deployments override or extend these with `register_model_pricing`.
-    """
-    registry = PricingRegistry()
-    since = date(2025, 1, 1)
-    for provider, model, prompt, completion, cached in (
-        ("openai", "gpt-4o", 2.50, 10.00, 1.25),
-        ("openai", "gpt-4o-mini", 0.15, 0.60, 0.075),
-        ("openai", "gpt-4.1", 2.00, 8.00, 0.50),
-        ("openai", "gpt-4.1-mini", 0.40, 1.60, 0.10),
-        ("anthropic", "claude-sonnet-4", 3.00, 15.00, 0.30),
-        ("anthropic", "claude-haiku-3.5", 0.80, 4.00, 0.08),
-    ):
-        write = prompt * 1.25 if provider == "anthropic" else None
-        registry.register(ModelPrice(provider, model, since, prompt, completion, cached, write))
-    return registry

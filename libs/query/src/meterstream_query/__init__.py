@@ -1,7 +1,13 @@
 """meterstream's query layer: one library behind the CLI, the HTTP API and the dashboard."""
 
 from meterstream_query.analyst_sql import SqlLimits, run_analyst_sql, scope_sql
-from meterstream_query.costs import COST_DIMENSIONS, CostDimension, Period, cost_report
+from meterstream_query.costs import (
+    COST_DIMENSIONS,
+    CostDimension,
+    Period,
+    cost_report,
+    unpriced_report,
+)
 from meterstream_query.errors import InvalidQuery, NotFound, QueryError
 from meterstream_query.feedback import feedback_values, leaderboard, preference_win_rates
 from meterstream_query.metrics import CATEGORIES, Category, MetricRef, list_metrics
@@ -58,4 +64,5 @@ __all__ = [
     "run_keys",
     "run_table",
     "scope_sql",
+    "unpriced_report",
 ]

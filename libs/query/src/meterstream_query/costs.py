@@ -10,7 +10,15 @@ from meterstream_query.timerange import TimeRange
 from meterstream_warehouse import Warehouse
 
 CostDimension = Literal[
-    "project", "model", "provider", "source", "split", "cost_kind", "run_id", "price_version"
+    "project",
+    "model",
+    "provider",
+    "source",
+    "split",
+    "cost_kind",
+    "run_id",
+    "price_version",
+    "cost_source",
 ]
 COST_DIMENSIONS: Final[tuple[CostDimension, ...]] = get_args(CostDimension)
 Period = Literal["hour", "day"]
@@ -42,9 +50,13 @@ def cost_report(
         SELECT {_PERIOD_SQL[per]}(window_start) AS period, {listed}
                sum(count) AS events,
                sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
-               sum(cached_tokens) AS cached_tokens, round(sum(gpu_seconds), 3) AS gpu_seconds,
+               sum(cached_tokens) AS cached_tokens, sum(cache_write_tokens) AS cache_write_tokens,
+               sum(cache_write_1h_tokens) AS cache_write_1h_tokens,
+               sum(reasoning_tokens) AS reasoning_tokens, round(sum(gpu_seconds), 3) AS gpu_seconds,
+               sumIf(count, cost_source IN ('unpriced', 'reported')) AS unpriced,
                {versions}
-               round(sum(cost_usd), 9) AS cost_usd
+               round(sum(cost_usd), 9) AS cost_usd,
+               round(sum(reported_cost_usd), 9) AS reported_cost_usd
         FROM cost_ledger FINAL
         WHERE project = {{project:String}}
           AND window_start >= toStartOfMinute({{start:DateTime64(6, 'UTC')}})
@@ -52,6 +64,30 @@ def cost_report(
         GROUP BY {", ".join(["period", *dims])}
         HAVING events != 0 OR cost_usd != 0
         ORDER BY {", ".join(["period", *dims])}
+        """,
+        params={"project": project, **time_range.bounds},
+    )
+
+
+def unpriced_report(
+    warehouse: Warehouse, *, project: str, time_range: TimeRange
+) -> list[dict[str, Any]]:
+    """Calls no price was known for, per (provider, model), with the cost reported for
+    them (charged instead of 0 when there is one), first and last seen: what to add to
+    the registry (`meterstream costs set-price`) and then re-price."""
+    return warehouse.query_rows(
+        """
+        SELECT provider, model, cost_kind, sum(count) AS calls,
+               round(sum(reported_cost_usd), 9) AS reported_cost_usd,
+               min(window_start) AS first_seen, max(window_start) AS last_seen
+        FROM cost_ledger FINAL
+        WHERE project = {project:String}
+          AND cost_source IN ('unpriced', 'reported')
+          AND window_start >= toStartOfMinute({start:DateTime64(6, 'UTC')})
+          AND window_start < {end:DateTime64(6, 'UTC')}
+        GROUP BY provider, model, cost_kind
+        HAVING calls > 0
+        ORDER BY calls DESC, provider, model
         """,
         params={"project": project, **time_range.bounds},
     )

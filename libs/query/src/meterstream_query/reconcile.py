@@ -136,39 +136,86 @@ def registry_in(warehouse: Warehouse) -> PricingRegistry:
     return registry
 
 
+SLOT_S: Final = 1800
+"""Raw completions are repriced per half hour: within one, the price is one (days for
+dated prices, half hours for off-peak rates, which start and end on a half hour)."""
+
+
+def _thresholds(
+    warehouse: Warehouse, registry: PricingRegistry, project: str | None
+) -> dict[str, list[int]]:
+    """Per `provider\tmodel`, every input threshold its prices have on the days it was
+    called (a call's region among them gives its tier in each price)."""
+    rows = warehouse.query_rows(
+        f"""
+        SELECT DISTINCT provider, model, toString(toDate(time)) AS day
+        FROM raw_completions FINAL WHERE {_where(project)}
+        """,
+        params={"project": project or ""},
+    )
+    found: dict[str, set[int]] = defaultdict(set)
+    for row in rows:
+        try:
+            price = registry.price_at(str(row["provider"]), str(row["model"]), _day(row["day"]))
+        except UnknownModelPrice:
+            continue
+        if price.tiers:
+            found[f"{row['provider']}\t{row['model']}"].update(t for t, _ in price.tiers)
+    return {key: sorted(values) for key, values in found.items()}
+
+
 def completion_costs(
     warehouse: Warehouse, registry: PricingRegistry, project: str | None = None
 ) -> dict[tuple[str, str], float]:
-    """Cost per (project, model) of the raw completions, priced per day as the workers do
-    (a price version applies to whole days; cost is linear in the token counts)."""
+    """Cost per (project, model) of the raw completions, priced as the workers do: each
+    call at the tier of its own input, each group of calls in one price from its token
+    sums (cost is linear within a tier); calls no price is known for at the cost
+    reported with them, else 0."""
+    thresholds = _thresholds(warehouse, registry, project)
     rows = warehouse.query_rows(
         f"""
-        SELECT project, provider, model, toString(toDate(time)) AS day,
-               sum(greatest(input_tokens, cached_tokens) - cached_tokens) AS uncached,
-               sum(cached_tokens) AS cached, sum(output_tokens) AS output
+        SELECT project, provider, model,
+               intDiv(toUnixTimestamp(time), {SLOT_S}) * {SLOT_S} AS slot,
+               arrayCount(t -> input_tokens > t,
+                          {{thresholds:Map(String, Array(UInt64))}}[concat(provider, '\t', model)])
+                   AS region,
+               count() AS calls, sum(input_tokens) AS input, sum(cached_tokens) AS cached,
+               sum(cache_creation_tokens) AS written,
+               sum(least(cache_creation_1h_tokens, cache_creation_tokens)) AS written_1h,
+               sum(output_tokens) AS output, sum(least(reasoning_tokens, output_tokens)) AS thought,
+               sum(ifNull(reported_cost_usd, 0)) AS reported
         FROM raw_completions FINAL WHERE {_where(project)}
-        GROUP BY project, provider, model, day
+        GROUP BY project, provider, model, slot, region
         """,
-        params={"project": project or ""},
+        params={"project": project or "", "thresholds": thresholds},
     )
     costs: dict[tuple[str, str], float] = {}
     for row in rows:
         key = (str(row["project"]), str(row["model"]))
-        costs.setdefault(key, 0.0)  # an unpriced model is compared too, at 0 USD
+        at = datetime.fromtimestamp(int(row["slot"]), UTC)
         try:
-            price = registry.price_at(
-                str(row["provider"]), str(row["model"]), _day(str(row["day"]))
-            )
+            price = registry.price_at(str(row["provider"]), str(row["model"]), at)
         except UnknownModelPrice:
-            continue  # unpriced calls carry no cost (the workers count them apart)
-        cached, uncached = int(row["cached"]), int(row["uncached"])
-        usage = Usage(uncached + cached, int(row["output"]), cached)
-        costs[key] += price.cost_usd(usage)
+            costs[key] = costs.get(key, 0.0) + float(row["reported"])
+            continue
+        region = int(row["region"])
+        bounds = thresholds.get(f"{row['provider']}\t{row['model']}", [])
+        tier = 0 if region == 0 else sum(1 for t, _ in price.tiers if t <= bounds[region - 1])
+        usage = Usage(
+            input_tokens=int(row["input"]),
+            output_tokens=int(row["output"]),
+            cached_input_tokens=int(row["cached"]),
+            cache_creation_input_tokens=int(row["written"]),
+            cache_creation_1h_input_tokens=int(row["written_1h"]),
+            reasoning_tokens=int(row["thought"]),
+            calls=int(row["calls"]),
+        )
+        costs[key] = costs.get(key, 0.0) + price.at_tier(tier).cost_usd(usage)
     return costs
 
 
-def _day(text: str) -> datetime:
-    return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
+def _day(text: object) -> datetime:
+    return datetime.combine(date.fromisoformat(str(text)), datetime.min.time(), UTC)
 
 
 def check_costs(warehouse: Warehouse, project: str | None = None) -> CheckResult:

@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Any
 from uuid import uuid4
 
-from meterstream_pricing import usage_from_response
+from meterstream_pricing import read_usage
 
 Emit = Callable[[str, dict[str, Any]], str]
 Record = Callable[[str, str, float, dict[str, str]], None]
@@ -70,7 +70,7 @@ class CompletionTracker:
         self.streamed = True
         for chunk in chunks:
             self.first_token()
-            if usage_from_response(chunk) is not None:
+            if read_usage(chunk, provider=self.provider) is not None:
                 self._usage = chunk
             yield chunk
 
@@ -78,7 +78,7 @@ class CompletionTracker:
         self.streamed = True
         async for chunk in chunks:
             self.first_token()
-            if usage_from_response(chunk) is not None:
+            if read_usage(chunk, provider=self.provider) is not None:
                 self._usage = chunk
             yield chunk
 
@@ -91,7 +91,8 @@ class CompletionTracker:
         ended = time.perf_counter()
         latency_ms = (ended - self._started) * 1000
         ttft_ms = None if self._first_token is None else (self._first_token - self._started) * 1000
-        usage = usage_from_response(self._usage) if self._usage is not None else None
+        read = None if self._usage is None else read_usage(self._usage, provider=self.provider)
+        usage = None if read is None else read.usage
         status = "ok"
         if exc_type is not None:
             status = "timeout" if issubclass(exc_type, TimeoutError) else "error"
@@ -106,6 +107,10 @@ class CompletionTracker:
             "input_tokens": usage.input_tokens if usage else 0,
             "output_tokens": usage.output_tokens if usage else 0,
             "cached_tokens": usage.cached_input_tokens if usage else 0,
+            "cache_creation_tokens": usage.cache_creation_input_tokens if usage else 0,
+            "cache_creation_1h_tokens": usage.cache_creation_1h if usage else 0,
+            "reasoning_tokens": usage.reasoning if usage else 0,
+            "reported_cost_usd": None if read is None else read.reported_cost_usd,
             "status": status,
             "error_type": None if exc_type is None else exc_type.__name__[:128],
             "streamed": self.streamed,

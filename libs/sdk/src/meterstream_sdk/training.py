@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 from uuid import UUID, uuid4
 
 from meterstream_contracts import Table
-from meterstream_pricing import PricingRegistry, UnknownModelPrice, Usage, usage_from_response
+from meterstream_pricing import PricingRegistry, UnknownModelPrice, read_usage
 from meterstream_sdk.errors import InvalidValue
 from meterstream_sdk.trajectories import WALL_CLOCK, LogParts, group_log, name_key
 
@@ -308,19 +308,32 @@ class Run:
         model_name: str,
         split: str | None = None,
     ) -> float | None:
-        """Price a provider response (or Usage) and log it as `costs/{split}/{source}` spend."""
-        usage = response if isinstance(response, Usage) else usage_from_response(response)
-        if usage is None:
+        """Log a provider response's usage (or a Usage) as `costs/{split}/{source}` spend.
+
+        The workers price it, as they price completions (the registry's overrides, then
+        the catalogue); a cost the provider reported travels beside it. A price
+        registered on this run (`register_model_pricing`) is applied here and sent with
+        its version, since the workers do not know it. Returns the cost as priced here
+        (the reported one when no price is known).
+        """
+        read = read_usage(response, provider=provider)
+        if read is None:
             log.warning("track_api_cost(%s): the response has no usage; nothing logged", source)
             return None
+        usage = read.usage
         active = _ACTIVE_BUILDER.get()
         split = split or (active.split if active is not None and active.run is self else "train")
         builder = self.metrics_builder(split)
+        reported, version = read.reported_cost_usd, None
         try:
-            cost, version = self.pricing.cost(usage, provider=provider, model=model_name)
+            price = self.pricing.price_at(provider, model_name)
         except UnknownModelPrice as error:
             log.warning("track_api_cost(%s): %s; usage logged unpriced", source, error)
-            cost, version = None, None
+            cost = reported
+        else:
+            cost, priced_at = self.pricing.cost(usage, provider=provider, model=model_name)
+            if price.source == "registry":  # a price registered here: the workers lack it
+                reported, version = cost, priced_at
         model = model_name.split("/", 1)[1] if model_name.startswith(f"{provider}/") else model_name
         self._emitter.emit(
             "api_cost",
@@ -338,8 +351,10 @@ class Run:
                     "output_tokens": usage.output_tokens,
                     "cached_input_tokens": usage.cached_input_tokens,
                     "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+                    "cache_creation_1h_input_tokens": usage.cache_creation_1h,
+                    "reasoning_tokens": usage.reasoning,
                 },
-                "cost_usd": cost,
+                "cost_usd": reported,
                 "price_version": version,
             },
         )

@@ -34,6 +34,7 @@ from meterstream_query import (
     run_history,
     run_keys,
     run_table,
+    unpriced_report,
 )
 from meterstream_query.errors import InvalidQuery
 from meterstream_query.feedback import LOOKBACK_S, MAX_LOOKBACK_S
@@ -147,6 +148,12 @@ def costs(
         by=tuple(by),
         per=per,
     )
+
+
+@router.get("/costs/unpriced")
+def unpriced_costs(*, store: Store, project: Project, time_range: LastDay) -> Any:
+    """Calls no price was known for, per provider and model."""
+    return unpriced_report(store, project=project, time_range=time_range)
 
 
 @router.get("/feedback/{key}/values")

@@ -35,6 +35,7 @@ from meterstream_query import (
     run_analyst_sql,
     run_history,
     run_table,
+    unpriced_report,
 )
 from meterstream_query.grafana import DASHBOARDS
 from meterstream_warehouse import Warehouse, WarehouseConfig, open_warehouse
@@ -117,7 +118,8 @@ def series_command(
 def costs_command(
     project: Project,
     by: Annotated[
-        list[str], typer.Option(help="model provider source split cost_kind run_id price_version")
+        list[str],
+        typer.Option(help="model provider source split cost_kind run_id price_version cost_source"),
     ] = ["model"],  # noqa: B006
     per: Annotated[str, typer.Option(help="hour or day")] = "hour",
     last: Last = "24h",
@@ -133,6 +135,17 @@ def costs_command(
             per=cast(Period, per),
         ),
         "costs",
+        as_json,
+    )
+
+
+@query_app.command("unpriced")
+def unpriced_command(project: Project, last: Last = "24h", as_json: AsJson = False) -> None:
+    """Calls no price was known for, per provider and model (set their price with
+    `meterstream costs set-price`, then `meterstream costs reprice`)."""
+    _run(
+        lambda w: unpriced_report(w, project=project, time_range=TimeRange.last(last)),
+        "unpriced calls",
         as_json,
     )
 
