@@ -5,8 +5,8 @@ oracle) and what the provider's published prices give by hand. No I/O."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import genai_prices
