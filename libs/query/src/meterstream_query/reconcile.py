@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
+import orjson
+
 from meterstream_pricing import PricingRegistry, UnknownModelPrice, Usage, default_registry
 from meterstream_warehouse import Warehouse
 
@@ -143,8 +145,8 @@ dated prices, half hours for off-peak rates, which start and end on a half hour)
 
 def _thresholds(
     warehouse: Warehouse, registry: PricingRegistry, project: str | None
-) -> dict[str, list[int]]:
-    """Per `provider\tmodel`, every input threshold its prices have on the days it was
+) -> dict[str, dict[str, list[int]]]:
+    """Per provider and model, every input threshold its prices have on the days it was
     called (a call's region among them gives its tier in each price)."""
     rows = warehouse.query_rows(
         f"""
@@ -153,15 +155,18 @@ def _thresholds(
         """,
         params={"project": project or ""},
     )
-    found: dict[str, set[int]] = defaultdict(set)
+    found: dict[tuple[str, str], set[int]] = defaultdict(set)
     for row in rows:
         try:
             price = registry.price_at(str(row["provider"]), str(row["model"]), _day(row["day"]))
         except UnknownModelPrice:
             continue
         if price.tiers:
-            found[f"{row['provider']}\t{row['model']}"].update(t for t, _ in price.tiers)
-    return {key: sorted(values) for key, values in found.items()}
+            found[(str(row["provider"]), str(row["model"]))].update(t for t, _ in price.tiers)
+    nested: dict[str, dict[str, list[int]]] = defaultdict(dict)
+    for (provider, model), values in found.items():
+        nested[provider][model] = sorted(values)
+    return nested
 
 
 def completion_costs(
@@ -177,8 +182,7 @@ def completion_costs(
         SELECT project, provider, model,
                intDiv(toUnixTimestamp(time), {SLOT_S}) * {SLOT_S} AS slot,
                arrayCount(t -> input_tokens > t,
-                          {{thresholds:Map(String, Array(UInt64))}}[concat(provider, '\t', model)])
-                   AS region,
+                   JSONExtract({{thresholds:String}}, provider, model, 'Array(UInt64)')) AS region,
                count() AS calls, sum(input_tokens) AS input, sum(cached_tokens) AS cached,
                sum(cache_creation_tokens) AS written,
                sum(least(cache_creation_1h_tokens, cache_creation_tokens)) AS written_1h,
@@ -187,7 +191,7 @@ def completion_costs(
         FROM raw_completions FINAL WHERE {_where(project)}
         GROUP BY project, provider, model, slot, region
         """,
-        params={"project": project or "", "thresholds": thresholds},
+        params={"project": project or "", "thresholds": orjson.dumps(thresholds).decode()},
     )
     costs: dict[tuple[str, str], float] = {}
     for row in rows:
@@ -199,7 +203,7 @@ def completion_costs(
             costs[key] = costs.get(key, 0.0) + float(row["reported"])
             continue
         region = int(row["region"])
-        bounds = thresholds.get(f"{row['provider']}\t{row['model']}", [])
+        bounds = thresholds.get(str(row["provider"]), {}).get(str(row["model"]), [])
         tier = 0 if region == 0 else sum(1 for t, _ in price.tiers if t <= bounds[region - 1])
         usage = Usage(
             input_tokens=int(row["input"]),

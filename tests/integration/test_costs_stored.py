@@ -1,0 +1,97 @@
+"""Costs to the cent through the real pipeline: provider responses measured by the SDK's
+completion wrapper, published to the broker, priced by a worker process and stored by a
+sink process in ClickHouse cost what genai-prices computes; reconcile agrees, and a model
+no price is known for is reported, not stored as a silent 0 USD."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from meterstream_kafka import KafkaConfig, start_group_at_end
+from meterstream_query import unpriced_report
+from meterstream_query.reconcile import check_costs
+from meterstream_query.timerange import TimeRange
+from tests.helpers import ServerStore
+from tests.integration.test_workers import start_worker
+from tests.oracle.price_cases import CASES
+from tests.oracle.test_price_oracle import oracle, tracked
+from tests.reliability.sink_harness import SinkHarness, publish
+
+pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
+
+UNKNOWN = "acme-finetune-7"
+
+
+def test_stored_costs_equal_the_catalogues_and_reconcile(
+    kafka_config: KafkaConfig, tmp_path: Path, project_name: str, server_store: ServerStore
+) -> None:
+    cases = [case for case in CASES if "history" not in case.tags]  # older than retention
+    events = [tracked(case).model_copy(update={"project": project_name}) for case in cases]
+    unknown = tracked(cases[1]).model_copy(update={"project": project_name, "model": UNKNOWN})
+    expected: dict[str, float] = defaultdict(float)
+    for case in cases:
+        expected[case.model] += float(oracle(case).total_price)
+    expected[UNKNOWN] = 0.0
+
+    harness = SinkHarness(kafka_config, tmp_path, server_store.env)
+    asyncio.run(harness.prepare())
+    app_id = f"costs-{uuid.uuid4().hex[:8]}"
+    asyncio.run(start_group_at_end(kafka_config, app_id))
+    worker = start_worker(kafka_config, app_id, tmp_path / "worker.log")
+    sink = harness.start("sink")
+    store = server_store.warehouse
+    try:
+        asyncio.run(publish(kafka_config, [*events, unknown], per_envelope=8))
+        deadline = time.monotonic() + 120
+        while True:
+            (row,) = store.query_rows(
+                "SELECT sum(count) AS n FROM cost_ledger FINAL WHERE project = {p:String}",
+                params={"p": project_name},
+            )
+            if int(row["n"] or 0) == len(events) + 1:
+                break
+            assert time.monotonic() < deadline, f"{row}\n{worker.tail()}\n{sink.tail()}"
+            time.sleep(0.5)
+    finally:
+        worker.stop()
+        sink.stop()
+
+    stored = {
+        str(row["model"]): float(row["cost"])
+        for row in store.query_rows(
+            "SELECT model, sum(cost_usd) AS cost FROM cost_ledger FINAL"
+            " WHERE project = {p:String} GROUP BY model",
+            params={"p": project_name},
+        )
+    }
+    assert stored.keys() == expected.keys()
+    for model, cost in expected.items():
+        assert stored[model] == pytest.approx(cost, abs=1e-9), model
+    sources = store.query_rows(
+        "SELECT cost_source, sum(count) AS n, sum(reported_cost_usd) AS reported"
+        " FROM cost_ledger FINAL WHERE project = {p:String} GROUP BY cost_source",
+        params={"p": project_name},
+    )
+    by_source = {str(r["cost_source"]): (int(r["n"]), float(r["reported"])) for r in sources}
+    reported = sum(case.reported_usd or 0.0 for case in cases)
+    assert by_source["catalogue"][0] == len(events)
+    assert by_source["catalogue"][1] == pytest.approx(reported)
+    assert by_source["unpriced"] == (1, 0.0)
+
+    costs = check_costs(store, project_name)
+    assert costs.ok, costs.differences
+    assert costs.compared == len(expected)
+    (line,) = unpriced_report(store, project=project_name, time_range=TimeRange.last("90d"))
+    assert (line["model"], line["calls"]) == (UNKNOWN, 1)
+    (window,) = store.query_rows(
+        "SELECT sum(unpriced) AS n FROM inference_windows FINAL"
+        " WHERE project = {p:String} AND window_seconds = 60 AND model = {m:String}",
+        params={"p": project_name, "m": UNKNOWN},
+    )
+    assert int(window["n"]) == 1
