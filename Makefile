@@ -46,6 +46,7 @@ bench: install dashboard
 	$(RUN) python -m benchmarks.bench_producers
 	$(RUN) python -m benchmarks.bench_otlp
 	$(RUN) python -m benchmarks.bench_workers
+	$(RUN) python -m benchmarks.bench_pricing
 	$(RUN) python -m benchmarks.bench_alerts
 	$(RUN) python -m benchmarks.bench_queries
 	$(RUN) python -m benchmarks.bench_e2e
