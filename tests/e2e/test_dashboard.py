@@ -165,6 +165,10 @@ def test_dashboard_charts_the_produced_traffic(
             assert int(latency.get_attribute("data-points") or 0) >= 2
             assert latency.locator("canvas").first.bounding_box()["width"] > 200  # type: ignore[index]
             assert page.locator('[data-tile="calls"] b').inner_text() == str(CALLS)
+            # "claude-sonnet" from provider "openai": no price is known, and the page says so
+            assert page.locator('[data-tile="unpriced calls"] b').inner_text() == str(CALLS // 2)
+            assert page.locator("#unpriced tr").count() == 2
+            assert "claude-sonnet" in page.locator("#unpriced").inner_text()
             errors = eval_json(page.locator('[data-chart="errors"]').get_attribute("data-series"))
             assert sorted(errors) == ["claude-sonnet", "gpt-4o"]
             feedback = page.locator('[data-chart="feedback"]')

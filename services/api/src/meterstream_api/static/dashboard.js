@@ -89,13 +89,14 @@ function format(value) {
 
 async function inference(last, percentile) {
   const common = { last, group_by: "model" };
-  const [latency, ttft, errors, tokens, calls, costs] = await Promise.all([
+  const [latency, ttft, errors, tokens, calls, costs, unpriced] = await Promise.all([
     api("series", { ...common, metric: "system:latency_ms", agg: percentile }),
     api("series", { ...common, metric: "system:ttft_ms", agg: percentile }),
     api("series", { ...common, metric: "system:error", agg: "mean" }),
     api("series", { ...common, metric: "system:output_tokens", agg: "rate" }),
     api("series", { last, metric: "system:calls", agg: "count" }),
     api("costs", { last, by: "model", per: "hour" }),
+    api("costs/unpriced", { last }),
   ]);
   draw("latency", byGroup(latency, `${percentile} `));
   draw("ttft", byGroup(ttft, `${percentile} `));
@@ -111,8 +112,11 @@ async function inference(last, percentile) {
   draw("cost", [...costByModel.values()]);
   const total = calls.series.reduce((n, s) => n + s.values.reduce((a, v) => a + (v || 0), 0), 0);
   const cost = costs.reduce((a, row) => a + row.cost_usd, 0);
+  table($("#unpriced"), ["provider", "model", "cost_kind", "calls", "reported_cost_usd", "last_seen"], unpriced);
+  const unpricedCalls = unpriced.reduce((n, row) => n + row.calls, 0);
   $("#tiles").innerHTML = [
-    ["calls", total], ["cost (USD)", cost.toFixed(4)], ["models", latency.series.length],
+    ["calls", total], ["cost (USD)", cost.toFixed(4)], ["unpriced calls", unpricedCalls],
+    ["models", latency.series.length],
     ["source", latency.source],
   ].map(([name, value]) => `<div class="tile" data-tile="${name}">${name}<b>${value}</b></div>`).join("");
 }
