@@ -215,8 +215,9 @@ class PricingRegistry:
         found = None if self.catalogue is None else self.catalogue.price_at(provider, model, moment)
         if found is None:
             raise UnknownModelPrice(
-                f"no price for {key[0]}/{key[1]} on {day.isoformat()}; register it with"
-                " register_model_pricing(...)"
+                f"no price for {key[0]}/{key[1]} on {day.isoformat()}: neither the registry"
+                " nor the catalogue knows it; set one with `meterstream costs set-price`"
+                " or register_model_pricing(...)"
             )
         return found
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
@@ -16,6 +16,7 @@ from rich.table import Table
 from meterstream_cli import registry_ops as ops
 from meterstream_contracts import ModelPrice
 from meterstream_kafka import KafkaConfig
+from meterstream_pricing import UnknownModelPrice
 from meterstream_workers.config import WorkerConfig
 
 definitions_app = typer.Typer(help="Metric definitions evaluated on each event.")
@@ -25,7 +26,7 @@ console = Console()
 Project = Annotated[str, typer.Option(help="The project the definitions belong to.")]
 
 
-def _fail(error: Exception) -> None:
+def _fail(error: Exception) -> NoReturn:
     console.print(f"[red]{error}[/]")
     raise typer.Exit(2)
 
@@ -165,6 +166,59 @@ def costs_prices() -> None:
             "" if cached is None else f"{cached:g}",
         )
     console.print(table)
+
+
+@costs_app.command("price")
+def costs_price(
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="provider/model as calls name it, e.g. anthropic/claude-sonnet-4-20250514"
+        ),
+    ],
+    *,
+    at: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: now)")] = None,
+) -> None:
+    """What prices a model's calls: our registry's override, else the catalogue's entry,
+    with its rates per million tokens and its tiers."""
+    provider, _, model = name.partition("/")
+    if not model:
+        _fail(ValueError("name: expected provider/model"))
+    moment = datetime.now(UTC) if at is None else datetime.fromisoformat(at).replace(tzinfo=UTC)
+    registry = asyncio.run(ops.pricing_registry(KafkaConfig()))
+    try:
+        price = registry.price_at(provider, model, moment)
+    except UnknownModelPrice as error:
+        _fail(error)
+    table = Table(title=f"{price.version} ({price.source})")
+    for column in (
+        "tier",
+        "input",
+        "cache read",
+        "cache write",
+        "1 h write",
+        "output",
+        "reasoning",
+    ):
+        table.add_column(column)
+    for threshold, tier in ((0, price), *price.tiers):
+        table.add_row(
+            "base" if tier is price else f"> {threshold:,} input tokens",
+            *(
+                "" if value is None else f"{value:g}"
+                for value in (
+                    tier.prompt_per_million,
+                    tier.cached_prompt_per_million,
+                    tier.cache_write_per_million,
+                    tier.cache_write_1h_per_million,
+                    tier.completion_per_million,
+                    tier.reasoning_per_million,
+                )
+            ),
+        )
+    console.print(table)
+    if price.per_call_usd:
+        console.print(f"plus {price.per_call_usd:g} USD per call")
 
 
 @costs_app.command("reprice")
