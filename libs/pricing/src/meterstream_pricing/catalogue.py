@@ -185,6 +185,10 @@ class GenaiPricesCatalogue:
             self._entries[key] = _find(*key)
         return self._entries[key]
 
+    def canonical_model(self, provider: str, model: str) -> str | None:
+        found = self.entry(provider, model)
+        return None if found is None else found.model.id
+
     def price_at(self, provider: str, model: str, at: datetime) -> ModelPrice | None:
         found = self.entry(provider, model)
         if found is None:

@@ -15,6 +15,9 @@ writes per duration and reasoning tokens come out as the provider counted them:
 
 A cost the provider reports (OpenRouter's `usage.cost`, LiteLLM's `response_cost`) is
 read beside the usage; it never replaces the price computed from the catalogue.
+
+Spans are read too (`usage_from_span`): OpenTelemetry's GenAI `gen_ai.usage.*`
+attributes, their older prompt/completion names, and OpenInference's `llm.token_count.*`.
 """
 
 from __future__ import annotations
@@ -181,3 +184,67 @@ def usage_from_response(response: Any, *, provider: str | None = None) -> Usage 
     """The usage of a response; None when it has none."""
     read = read_usage(response, provider=provider)
     return None if read is None else read.usage
+
+
+SPAN_INPUT_TOKENS: Final = (
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.prompt_tokens",
+    "llm.token_count.prompt",
+)
+SPAN_OUTPUT_TOKENS: Final = (
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.completion",
+)
+SPAN_CACHE_READ_TOKENS: Final = (
+    "gen_ai.usage.cache_read.input_tokens",
+    "llm.token_count.prompt_details.cache_read",
+)
+SPAN_CACHE_CREATION_TOKENS: Final = (
+    "gen_ai.usage.cache_creation.input_tokens",
+    "llm.token_count.prompt_details.cache_write",
+)
+SPAN_REASONING_TOKENS: Final = (
+    "gen_ai.usage.reasoning.output_tokens",
+    "llm.token_count.completion_details.reasoning",
+)
+SPAN_USAGE_ATTRIBUTES: Final = frozenset(
+    {
+        *SPAN_INPUT_TOKENS,
+        *SPAN_OUTPUT_TOKENS,
+        *SPAN_CACHE_READ_TOKENS,
+        *SPAN_CACHE_CREATION_TOKENS,
+        *SPAN_REASONING_TOKENS,
+    }
+)
+
+
+def _span_count(attributes: Mapping[str, Any], names: tuple[str, ...]) -> int:
+    for name in names:
+        value = attributes.get(name)
+        if value is None or value == "":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ValueError(f"{names[0]} must be a non-negative number, got {value!r}")
+        return int(value)
+    return 0
+
+
+def usage_from_span(attributes: Mapping[str, Any]) -> Usage:
+    """The usage a model-call span's attributes state (ValueError names a bad count).
+
+    The conventions count cache reads and writes inside the input tokens; an
+    instrumentation that counts input without them (input below the cache reads) has
+    them added back, as Anthropic's usage is read."""
+    input_tokens = _span_count(attributes, SPAN_INPUT_TOKENS)
+    cache_read = _span_count(attributes, SPAN_CACHE_READ_TOKENS)
+    cache_write = _span_count(attributes, SPAN_CACHE_CREATION_TOKENS)
+    if cache_read > input_tokens:
+        input_tokens += cache_read + cache_write
+    return Usage(
+        input_tokens=input_tokens,
+        output_tokens=_span_count(attributes, SPAN_OUTPUT_TOKENS),
+        cached_input_tokens=cache_read,
+        cache_creation_input_tokens=cache_write,
+        reasoning_tokens=_span_count(attributes, SPAN_REASONING_TOKENS),
+    )

@@ -133,6 +133,9 @@ class PriceCatalogue(Protocol):
 
     def price_at(self, provider: str, model: str, at: datetime) -> ModelPrice | None: ...
 
+    def canonical_model(self, provider: str, model: str) -> str | None:
+        """The catalogue's own id of a model name (`gpt-4o-2024-08-06` → `gpt-4o`)."""
+
 
 @dataclass
 class PricingRegistry:
@@ -203,15 +206,21 @@ class PricingRegistry:
         as_of: datetime | None = None,
     ) -> ModelPrice:
         """The registry's version in effect on `at`'s day, among those published by
-        `as_of` (the latest effective date wins, then the latest publication); else the
-        catalogue's price at `at`."""
+        `as_of` (the latest effective date wins, then the latest publication), for the
+        model's name or, failing that, the catalogue's id of it; else the catalogue's
+        price at `at`."""
         key = _split_name(provider, model)
-        timeline = self._timelines.get(key)
         moment = at or datetime.now(UTC)
         day = moment.date()
-        for price in reversed(timeline or ()):
-            if price.effective_from <= day and price.known_at(as_of):
-                return price
+        keys = [key]
+        if self.catalogue is not None and self._timelines:
+            canonical = self.catalogue.canonical_model(*key)
+            if canonical is not None and canonical != key[1]:
+                keys.append((key[0], canonical))  # an override of gpt-4o covers its snapshots
+        for each in keys:
+            for price in reversed(self._timelines.get(each, ())):
+                if price.effective_from <= day and price.known_at(as_of):
+                    return price
         found = None if self.catalogue is None else self.catalogue.price_at(provider, model, moment)
         if found is None:
             raise UnknownModelPrice(

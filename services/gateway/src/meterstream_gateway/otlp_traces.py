@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from meterstream_contracts import Completion, Event, GraderScore
 from meterstream_contracts.errors import describe_validation_error
 from meterstream_contracts.fields import MAX_LABEL_VALUE_CHARS
+from meterstream_pricing.readers import SPAN_USAGE_ATTRIBUTES, usage_from_span
 
 MODEL_OPERATIONS = frozenset(
     {"chat", "text_completion", "generate_content", "embeddings", "completion", "responses"}
@@ -40,24 +41,6 @@ MODEL = (
     "llm.request.model_name",
 )
 PROVIDER = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
-INPUT_TOKENS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
-OUTPUT_TOKENS = (
-    "gen_ai.usage.output_tokens",
-    "gen_ai.usage.completion_tokens",
-    "llm.token_count.completion",
-)
-CACHE_READ_TOKENS = (
-    "gen_ai.usage.cache_read.input_tokens",
-    "llm.token_count.prompt_details.cache_read",
-)
-CACHE_CREATION_TOKENS = (
-    "gen_ai.usage.cache_creation.input_tokens",
-    "llm.token_count.prompt_details.cache_write",
-)
-REASONING_TOKENS = (
-    "gen_ai.usage.reasoning.output_tokens",
-    "llm.token_count.completion_details.reasoning",
-)
 TIME_TO_FIRST_TOKEN_S = ("gen_ai.response.time_to_first_chunk",)
 """Seconds, on streamed calls (the conventions' span attribute)."""
 LABELS = {
@@ -76,11 +59,7 @@ READ = frozenset(
     {
         *MODEL,
         *PROVIDER,
-        *INPUT_TOKENS,
-        *OUTPUT_TOKENS,
-        *CACHE_READ_TOKENS,
-        *CACHE_CREATION_TOKENS,
-        *REASONING_TOKENS,
+        *SPAN_USAGE_ATTRIBUTES,
         *TIME_TO_FIRST_TOKEN_S,
         *LABELS,
         "gen_ai.operation.name",
@@ -122,15 +101,6 @@ def _first(attributes: Mapping[str, Any], names: tuple[str, ...]) -> Any:
         if value is not None and value != "":
             return value
     return None
-
-
-def _count(attributes: Mapping[str, Any], names: tuple[str, ...]) -> int:
-    value = _first(attributes, names)
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"{names[0]} must be a non-negative number, got {value!r}")
-    return int(value)
 
 
 def is_model_call(attributes: Mapping[str, Any]) -> bool:
@@ -176,11 +146,7 @@ def completion_record(
 ) -> dict[str, Any]:
     """The completion a model-call span describes (raises ValueError on a bad count)."""
     completion_id, event_id = call_ids(span.trace_id, span.span_id)
-    input_tokens = _count(attributes, INPUT_TOKENS)
-    cache_read = _count(attributes, CACHE_READ_TOKENS)
-    cache_write = _count(attributes, CACHE_CREATION_TOKENS)
-    if cache_read > input_tokens:  # a provider counting input without the cached part
-        input_tokens += cache_read + cache_write
+    usage = usage_from_span(attributes)
     latency_ms = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e6
     ttft = _first(attributes, TIME_TO_FIRST_TOKEN_S)
     failed = span.status.code == Status.STATUS_CODE_ERROR
@@ -196,11 +162,11 @@ def completion_record(
         "started_at": _time(span.start_time_unix_nano),
         "latency_ms": latency_ms,
         "ttft_ms": float(ttft) * 1000 if isinstance(ttft, int | float) else None,
-        "input_tokens": input_tokens,
-        "output_tokens": _count(attributes, OUTPUT_TOKENS),
-        "cached_tokens": cache_read,
-        "cache_creation_tokens": cache_write,
-        "reasoning_tokens": _count(attributes, REASONING_TOKENS),
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cached_tokens": usage.cached_input_tokens,
+        "cache_creation_tokens": usage.cache_creation_input_tokens,
+        "reasoning_tokens": usage.reasoning_tokens,
         "status": "error" if failed or error_type else "ok",
         "error_type": str(error_type)[:128] if error_type else ("error" if failed else None),
         "streamed": bool(attributes.get("gen_ai.request.stream", False)),
