@@ -20,7 +20,7 @@ from meterstream_derivations.inference import (
     Prices,
     build_partials_from_calls,
 )
-from meterstream_derivations.ledger import api_cost_entries
+from meterstream_derivations.ledger import api_cost_entries, plan_repricing
 from meterstream_pricing import ModelPrice, PricingRegistry, default_registry
 from meterstream_sdk import AsyncClient
 from meterstream_sdk.completions import CompletionTracker
@@ -237,3 +237,37 @@ def test_usage_the_library_reads_from_the_chunks_of_a_stream() -> None:
         for _ in tracker.stream(iter([{"choices": [{"delta": {"content": "o"}}]}, chunk])):
             pass
     assert (records[0]["input_tokens"], records[0]["output_tokens"]) == (1500, 300)
+
+
+def test_repricing_follows_a_catalogue_release_and_then_an_override() -> None:
+    case = CASES[0]
+    (line,) = priced([tracked(case)]).ledger
+    # as a previous catalogue release charged it: another digest, another cost
+    old = line.model_copy(update={"price_version": "genai-prices:openai/gpt-4o#00000000",
+                                  "cost_usd": 0.01})  # fmt: skip
+    plan = plan_repricing([old], default_registry(), windows=(10, 60))
+    assert [(e.price_version, e.cost_usd) for e in plan.ledger] == [
+        (old.price_version, -0.01),
+        (line.price_version, pytest.approx(case.hand_usd, abs=EXACT)),
+    ]
+    assert {round(p.cost_usd, 12) for p in plan.adjustments} == {round(case.hand_usd - 0.01, 12)}
+    ledger = [old, *plan.ledger]
+    assert plan_repricing(ledger, default_registry(), windows=(10, 60)).ledger == []
+    # then an override of the model, effective before the call: the past follows it
+    pricing = default_registry()
+    pricing.register(ModelPrice("openai", "gpt-4o", date(2026, 1, 1), 2.0, 8.0, 1.0))
+    again = plan_repricing(ledger, pricing, windows=(10, 60))
+    assert sum(e.cost_usd for e in [*ledger, *again.ledger]) == pytest.approx(
+        (400 * 2.0 + 600 * 1.0 + 200 * 8) / M, abs=EXACT
+    )
+    assert again.ledger[-1].cost_source == "registry"
+
+
+def test_a_price_that_arrives_for_unpriced_calls_reprices_them_and_their_count() -> None:
+    unknown = tracked(CASES[1]).model_copy(update={"model": "acme-finetune-7"})
+    (line,) = priced([unknown]).ledger
+    pricing = default_registry()
+    pricing.register(ModelPrice("openai", "acme-finetune-7", date(2026, 1, 1), 1.0, 2.0))
+    plan = plan_repricing([line], pricing, windows=(10, 60))
+    assert plan.ledger[-1].cost_usd == pytest.approx((1500 * 1.0 + 300 * 2.0) / M, abs=EXACT)
+    assert {(p.window_seconds, p.unpriced) for p in plan.adjustments} == {(10, -1), (60, -1)}

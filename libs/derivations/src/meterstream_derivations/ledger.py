@@ -44,32 +44,33 @@ def _group_key(entry: CostEntry) -> tuple[object, ...]:
     )
 
 
+_SUMMED = (
+    "count",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "reasoning_tokens",
+    "gpu_seconds",
+    "cost_usd",
+    "reported_cost_usd",
+)
+
+
+def _add(seen: CostEntry, entry: CostEntry) -> CostEntry:
+    return seen.model_copy(
+        update={name: getattr(seen, name) + getattr(entry, name) for name in _SUMMED}
+    )
+
+
 def _combine(entries: Iterable[CostEntry]) -> list[CostEntry]:
     """Entries with the same group and id summed into one line."""
     combined: dict[tuple[object, ...], CostEntry] = {}
     for entry in entries:
         key = (*_group_key(entry), entry.entry_id)
         seen = combined.get(key)
-        if seen is None:
-            combined[key] = entry
-            continue
-        combined[key] = seen.model_copy(
-            update={
-                name: getattr(seen, name) + getattr(entry, name)
-                for name in (
-                    "count",
-                    "input_tokens",
-                    "output_tokens",
-                    "cached_tokens",
-                    "cache_write_tokens",
-                    "cache_write_1h_tokens",
-                    "reasoning_tokens",
-                    "gpu_seconds",
-                    "cost_usd",
-                    "reported_cost_usd",
-                )
-            }
-        )
+        combined[key] = entry if seen is None else _add(seen, entry)
     return list(combined.values())
 
 
@@ -169,10 +170,16 @@ def gpu_cost_entries(
     )
 
 
+_SLICE_KINDS = ("completion:", "api_cost:", "gpu_cost:")
+
+
 def original_id(entry_id: str) -> str:
-    """The slice a line charges: `reprice:<version>:completion:3:12` → `completion:3:12`."""
+    """The slice a line charges: `reprice:<version>:completion:3:12` → `completion:3:12`
+    (versions may hold colons: Bedrock's model ids, a catalogue's name)."""
     while entry_id.startswith(REPRICE_PREFIX):
-        entry_id = entry_id[len(REPRICE_PREFIX) :].split(":", 1)[1]
+        rest = entry_id[len(REPRICE_PREFIX) :]
+        cuts = [at for kind in _SLICE_KINDS if (at := rest.find(f":{kind}")) >= 0]
+        entry_id = rest[min(cuts) + 1 :] if cuts else rest.split(":", 1)[1]
     return entry_id
 
 
@@ -231,7 +238,8 @@ def plan_repricing(
         slice_key = (*_group_key(entry)[:-1], tier, original_id(entry.entry_id))
         versions = net.setdefault(slice_key, {})
         seen = versions.get(entry.price_version)
-        versions[entry.price_version] = entry if seen is None else _combine([seen, entry])[0]
+        # a slice's lines at one version net out across ids (a charge and its reversal)
+        versions[entry.price_version] = entry if seen is None else _add(seen, entry)
     lines: list[CostEntry] = []
     adjustments: dict[tuple[str, str, str, datetime, int], tuple[float, int]] = {}
     prices = Prices(pricing)
