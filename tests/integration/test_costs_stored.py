@@ -13,14 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from meterstream_contracts import Event
 from meterstream_kafka import KafkaConfig, start_group_at_end
 from meterstream_query import unpriced_report
-from meterstream_query.reconcile import check_costs
+from meterstream_query.reconcile import check_api_costs, check_costs
 from meterstream_query.timerange import TimeRange
 from tests.helpers import ServerStore
 from tests.integration.test_workers import start_worker
 from tests.oracle.price_cases import CASES
-from tests.oracle.test_price_oracle import oracle, tracked
+from tests.oracle.test_price_oracle import oracle, spent, tracked
 from tests.reliability.sink_harness import SinkHarness, publish
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
@@ -38,6 +39,7 @@ def test_stored_costs_equal_the_catalogues_and_reconcile(
     for case in cases:
         expected[case.model] += float(oracle(case).total_price)
     expected[UNKNOWN] = 0.0
+    spend = [spent(case, project_name)[1] for case in cases[::4]]  # judges' spend, priced alike
 
     harness = SinkHarness(kafka_config, tmp_path, server_store.env)
     asyncio.run(harness.prepare())
@@ -48,13 +50,14 @@ def test_stored_costs_equal_the_catalogues_and_reconcile(
     store = server_store.warehouse
     try:
         asyncio.run(publish(kafka_config, [*events, unknown], per_envelope=8))
+        asyncio.run(publish(kafka_config, list[Event](spend), per_envelope=4))
         deadline = time.monotonic() + 120
         while True:
             (row,) = store.query_rows(
                 "SELECT sum(count) AS n FROM cost_ledger FINAL WHERE project = {p:String}",
                 params={"p": project_name},
             )
-            if int(row["n"] or 0) == len(events) + 1:
+            if int(row["n"] or 0) == len(events) + 1 + len(spend):
                 break
             assert time.monotonic() < deadline, f"{row}\n{worker.tail()}\n{sink.tail()}"
             time.sleep(0.5)
@@ -66,7 +69,7 @@ def test_stored_costs_equal_the_catalogues_and_reconcile(
         str(row["model"]): float(row["cost"])
         for row in store.query_rows(
             "SELECT model, sum(cost_usd) AS cost FROM cost_ledger FINAL"
-            " WHERE project = {p:String} GROUP BY model",
+            " WHERE project = {p:String} AND cost_kind = 'completion' GROUP BY model",
             params={"p": project_name},
         )
     }
@@ -80,13 +83,17 @@ def test_stored_costs_equal_the_catalogues_and_reconcile(
     )
     by_source = {str(r["cost_source"]): (int(r["n"]), float(r["reported"])) for r in sources}
     reported = sum(case.reported_usd or 0.0 for case in cases)
-    assert by_source["catalogue"][0] == len(events)
+    reported += sum(event.cost_usd or 0.0 for event in spend)
+    assert by_source["catalogue"][0] == len(events) + len(spend)
     assert by_source["catalogue"][1] == pytest.approx(reported)
     assert by_source["unpriced"] == (1, 0.0)
 
     costs = check_costs(store, project_name)
     assert costs.ok, costs.differences
     assert costs.compared == len(expected)
+    api = check_api_costs(store, project_name)
+    assert api.ok, api.differences
+    assert api.compared == len({event.model for event in spend})
     (line,) = unpriced_report(store, project=project_name, time_range=TimeRange.last("90d"))
     assert (line["model"], line["calls"]) == (UNKNOWN, 1)
     (window,) = store.query_rows(

@@ -56,6 +56,25 @@ def tracked(case: PriceCase, response: Any = None) -> Completion:
     return Completion.model_validate({**record, "time": case.at, "started_at": case.at})
 
 
+def spent(case: PriceCase, project: str = "costs") -> tuple[float | None, ApiCost]:
+    """What `run.track_api_cost` returns and emits for the case's response, at its time."""
+
+    async def spend() -> tuple[float | None, list[ApiCost]]:
+        recorder = RecordingTransport()
+        client = AsyncClient(project=project, config=SdkConfig(), transport=recorder)
+        await client._emitter.start()
+        run = client.init_run(name="r")
+        returned = run.track_api_cost(
+            case.response, source="judge", provider=case.provider, model_name=case.model
+        )
+        await client._emitter.flush()
+        await client._emitter.close()
+        return returned, [e for e in recorder.events() if isinstance(e, ApiCost)]
+
+    returned, (event,) = asyncio.run(spend())
+    return returned, event.model_copy(update={"time": case.at})
+
+
 def priced(completions: list[Completion], pricing: PricingRegistry | None = None) -> PartialsResult:
     return build_partials_from_calls(
         [Call.of(c) for c in completions],
@@ -129,20 +148,7 @@ def test_every_token_the_provider_counted_is_kept(case: PriceCase) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_track_api_cost_prices_a_response_as_the_completion_wrapper_does(case: PriceCase) -> None:
-    async def spend() -> tuple[float | None, list[ApiCost]]:
-        recorder = RecordingTransport()
-        client = AsyncClient(project="costs", config=SdkConfig(), transport=recorder)
-        await client._emitter.start()
-        run = client.init_run(name="r")
-        returned = run.track_api_cost(
-            case.response, source="judge", provider=case.provider, model_name=case.model
-        )
-        await client._emitter.flush()
-        await client._emitter.close()
-        return returned, [e for e in recorder.events() if isinstance(e, ApiCost)]
-
-    returned, (event,) = asyncio.run(spend())
-    event = event.model_copy(update={"time": case.at})
+    returned, event = spent(case)
     (line,) = api_cost_entries(
         [event], entry_id="api_cost:0:1", window_seconds=10, prices=Prices(default_registry())
     )

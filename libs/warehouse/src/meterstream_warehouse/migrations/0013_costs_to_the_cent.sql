@@ -15,3 +15,12 @@ ALTER TABLE cost_ledger
 -- Calls no price was known for, per window: what the unpriced-calls alert watches.
 ALTER TABLE inference_rollup_partials ADD COLUMN IF NOT EXISTS unpriced Int64 DEFAULT 0 AFTER cost_usd;
 ALTER TABLE inference_windows ADD COLUMN IF NOT EXISTS unpriced Int64 DEFAULT 0 AFTER cost_usd;
+
+-- An api_cost's usage keeps one-hour cache writes and reasoning tokens too.
+ALTER TABLE raw_api_costs MODIFY COLUMN usage Tuple(
+    input_tokens UInt64,
+    output_tokens UInt64,
+    cached_input_tokens UInt64,
+    cache_creation_input_tokens UInt64,
+    cache_creation_1h_input_tokens UInt64,
+    reasoning_tokens UInt64);
