@@ -192,17 +192,6 @@ class Repricing:
 
 
 _REPRICEABLE = ("completion", "api_cost")
-_NEGATED = (
-    "count",
-    "input_tokens",
-    "output_tokens",
-    "cached_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "reasoning_tokens",
-    "cost_usd",
-    "reported_cost_usd",
-)
 
 
 _UNPRICED = ("unpriced", "reported")
@@ -265,7 +254,7 @@ def plan_repricing(
             continue
         new_cost = price.cost_usd(usage)
         entry_id = f"{REPRICE_PREFIX}{price.version}:{slice_key[-1]}"
-        negated = {name: -getattr(charged, name) for name in _NEGATED}
+        negated = {name: -getattr(charged, name) for name in _SUMMED}
         lines.append(charged.model_copy(update={"entry_id": entry_id, **negated}))
         lines.append(
             charged.model_copy(

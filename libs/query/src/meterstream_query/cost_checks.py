@@ -91,15 +91,7 @@ def completion_costs(
         region = int(row["region"])
         bounds = thresholds.get(str(row["provider"]), {}).get(str(row["model"]), [])
         tier = 0 if region == 0 else sum(1 for t, _ in price.tiers if t <= bounds[region - 1])
-        usage = Usage(
-            input_tokens=int(row["input"]),
-            output_tokens=int(row["output"]),
-            cached_input_tokens=int(row["cached"]),
-            cache_creation_input_tokens=int(row["written"]),
-            cache_creation_1h_input_tokens=int(row["written_1h"]),
-            reasoning_tokens=int(row["thought"]),
-            calls=int(row["calls"]),
-        )
+        usage = _usage_of(row, calls=int(row["calls"]))
         costs[key] = costs.get(key, 0.0) + price.at_tier(tier).cost_usd(usage)
     return costs
 
@@ -134,6 +126,19 @@ def check_costs(warehouse: Warehouse, project: str | None = None) -> CheckResult
     return compare(CheckResult("costs"), want, dict(got), tolerance=lambda name: COST_TOLERANCE_USD)
 
 
+def _usage_of(row: dict[str, Any], *, calls: int = 1) -> Usage:
+    """The usage of a row that names its token sums as the cost queries here do."""
+    return Usage(
+        input_tokens=int(row["input"]),
+        output_tokens=int(row["output"]),
+        cached_input_tokens=int(row["cached"]),
+        cache_creation_input_tokens=int(row["written"]),
+        cache_creation_1h_input_tokens=int(row["written_1h"]),
+        reasoning_tokens=int(row["thought"]),
+        calls=calls,
+    )
+
+
 def api_costs(
     warehouse: Warehouse, registry: PricingRegistry, project: str | None = None
 ) -> dict[tuple[str, str], float]:
@@ -158,14 +163,7 @@ def api_costs(
         if reported is not None and row["price_version"] not in (None, "reported"):
             costs[key] += float(reported)
             continue
-        usage = Usage(
-            input_tokens=int(row["input"]),
-            output_tokens=int(row["output"]),
-            cached_input_tokens=int(row["cached"]),
-            cache_creation_input_tokens=int(row["written"]),
-            cache_creation_1h_input_tokens=int(row["written_1h"]),
-            reasoning_tokens=int(row["thought"]),
-        )
+        usage = _usage_of(row)
         at = datetime.fromtimestamp(int(row["ms"]) / 1000, UTC)
         try:
             price = registry.price_at(str(row["provider"]), str(row["model"]), at)
