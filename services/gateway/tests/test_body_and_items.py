@@ -83,3 +83,18 @@ def test_ndjson_lines_without_a_project_get_the_key_s_and_others_are_judged_as_o
     reasons = {r.index: r.reason for r in checked.rejected}
     assert reasons[5].startswith("kind: None")
     assert reasons[6] == reasons[7] == "<event>: expected a JSON object"
+
+
+def test_a_key_given_twice_is_refused_naming_it_and_its_neighbours_are_kept() -> None:
+    good = b'{"kind":"completion","model":"m","started_at":"2026-11-20T10:00:00Z","latency_ms":1}'
+    twice = b'{"kind":"completion","project":"p","project":"other","model":"m",' + good[29:]
+    nested = good[:-1] + b',"labels":{"a":"1","a":"2"}}'
+    checked = check_items([good, twice, nested], project="p")
+    assert len(checked.events) == 1
+    assert [(r.index, r.reason) for r in checked.rejected] == [
+        (1, '<event>: Detected duplicate key "project" at line 1 column 46'),
+        (2, '<event>: Detected duplicate key "a" at line 1 column 107'),
+    ]
+    assert not checked.foreign_projects  # the second project never wins silently
+    with pytest.raises(BadBody, match='duplicate key "project"'):
+        split_items(b"[" + twice + b"]")

@@ -7,7 +7,7 @@ import io
 import zlib
 from typing import Any
 
-import orjson
+import jiter
 import zstandard
 
 
@@ -52,8 +52,8 @@ def split_items(body: bytes) -> list[bytes | Any]:
     stripped = body.lstrip()
     if stripped.startswith(b"["):
         try:
-            parsed = orjson.loads(stripped)
-        except orjson.JSONDecodeError as error:
+            parsed = jiter.from_json(stripped, catch_duplicate_keys=True, cache_mode="keys")
+        except ValueError as error:
             raise BadBody(
                 f"the body starts as a JSON array but is not valid JSON: {error}"
             ) from error
