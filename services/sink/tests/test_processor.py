@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import orjson
 import pytest
 
@@ -10,7 +12,13 @@ from meterstream_contracts.examples import load_examples
 from meterstream_sink.batch import Batch, ConsumedMessage
 from meterstream_sink.errors import DeadLetterLimitExceeded
 from meterstream_sink.guard import DeadLetterGuard, DeadLetterLimits
-from meterstream_sink.processor import TableBatch, dedup_token, process_batch, revalidate
+from meterstream_sink.processor import (
+    Retention,
+    TableBatch,
+    dedup_token,
+    process_batch,
+    revalidate,
+)
 from meterstream_warehouse import table_for_kind
 
 
@@ -126,3 +134,33 @@ def test_table_batch_tracks_ranges_and_oldest_timestamp() -> None:
         rows.note_message(ConsumedMessage("t", 0, offset, ts, b"{}"))
     assert rows.ranges == {("t", 0): (3, 9)}
     assert rows.oldest_timestamp_ms == 200
+
+
+@pytest.mark.parametrize("validated", [True, False])
+def test_events_older_than_the_raw_tables_keep_are_dead_lettered_saying_why(
+    validated: bool,
+) -> None:
+    now = datetime(2026, 12, 5, tzinfo=UTC)
+    retention = Retention(now - timedelta(days=90), 90)
+
+    def completion(at: datetime) -> bytes:
+        return orjson.dumps(
+            {"kind": "completion", "project": "p", "model": "m", "started_at": at,
+             "time": at, "latency_ms": 1.0}
+        )  # fmt: skip
+
+    recent, old = completion(now - timedelta(days=1)), completion(now - timedelta(days=91))
+    topic = TOPICS.for_kind("completion").name
+    message = ConsumedMessage(
+        topic, 0, 3, 0, b"\n".join([recent, old, recent]), validated=validated
+    )
+    processed = process_batch(Batch(messages=[message]), lenient_guard(), retention)
+    assert processed.tables["raw_completions"].rows == 2
+    (letter,) = processed.dead_letters
+    assert letter.line == 1
+    assert "is older than the raw tables keep (90 days: from 2026-09-06T00:00:00Z)" in letter.reason
+    assert orjson.loads(letter.payload)["time"].startswith("2026-09-05")
+    # a validated envelope with only recent events keeps the fast path: its bytes as sent
+    fresh = ConsumedMessage(topic, 0, 4, 0, recent, validated=True)
+    again = process_batch(Batch(messages=[fresh]), lenient_guard(), retention)
+    assert again.tables["raw_completions"].payload == recent + b"\n"

@@ -50,6 +50,9 @@ LATEST_TIME: Final = datetime(2100, 1, 1, tzinfo=UTC)
 """Every timestamp the store keeps lies in [EARLIEST_TIME, LATEST_TIME): its raw tables'
 retention rule (`toDateTime(time) + INTERVAL n DAY`) overflows outside 1970-2106, and
 ClickHouse then drops the row unseen; so an event outside is refused where it enters."""
+DEFAULT_RETENTION_DAYS: Final = 90
+"""Days the raw tables keep an event after its time (the warehouse's `raw_retention_days`):
+older events are refused at the edge and dead-lettered by the sink, never dropped unseen."""
 
 
 def _as_utc(value: datetime) -> datetime:

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from meterstream_contracts.fields import DEFAULT_RETENTION_DAYS
+
 
 class WarehouseConfig(BaseSettings):
     """Where ClickHouse is: a server URL (the default, and what every service uses), or
@@ -26,5 +28,5 @@ class WarehouseConfig(BaseSettings):
         description="ClickHouse HTTP URL, with user:password@ if needed (server backend).",
     )
     database: str = Field("meterstream", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    raw_retention_days: int = Field(90, ge=1, le=36_500)
+    raw_retention_days: int = Field(DEFAULT_RETENTION_DAYS, ge=1, le=36_500)
     query_timeout_s: float = Field(30.0, gt=0)

@@ -23,7 +23,12 @@ async def run_sink(
         applied = migrate(warehouse, raw_retention_days=warehouse_config.raw_retention_days)
         if applied:
             log.info("applied migrations %s", [m.version for m in applied])
-        sink = ClickHouseSink(config=config, kafka=kafka, warehouse=warehouse)
+        sink = ClickHouseSink(
+            config=config,
+            kafka=kafka,
+            warehouse=warehouse,
+            raw_retention_days=warehouse_config.raw_retention_days,
+        )
         if config.metrics_port:
             sink.metrics.serve(config.metrics_port)
         loop = asyncio.get_running_loop()

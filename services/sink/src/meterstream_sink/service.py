@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError
@@ -18,6 +19,7 @@ from aiokafka.producer import AIOKafkaProducer
 
 from meterstream_contracts import TOPICS
 from meterstream_contracts.envelope import VALIDATED_HEADER, VALIDATED_HEADER_VALUE
+from meterstream_contracts.fields import DEFAULT_RETENTION_DAYS
 from meterstream_kafka import KafkaConfig, apply_topics, make_producer, send_messages
 from meterstream_sink.batch import Batch, BatchBuilder, BatchLimits, ConsumedMessage, PollSizer
 from meterstream_sink.config import SinkConfig
@@ -26,7 +28,13 @@ from meterstream_sink.faults import FaultPoints
 from meterstream_sink.guard import DeadLetterGuard, DeadLetterLimits
 from meterstream_sink.metrics import SinkMetrics
 from meterstream_sink.poison import store_line_by_line
-from meterstream_sink.processor import ProcessedBatch, TableBatch, process_batch, revalidate
+from meterstream_sink.processor import (
+    ProcessedBatch,
+    Retention,
+    TableBatch,
+    process_batch,
+    revalidate,
+)
 from meterstream_sink.run_deletion import delete_runs_marked_deleted
 from meterstream_warehouse import RejectedBatch, RetriableWarehouseError, Warehouse
 
@@ -67,8 +75,10 @@ class ClickHouseSink:
         kafka: KafkaConfig,
         warehouse: Warehouse,
         metrics: SinkMetrics | None = None,
+        raw_retention_days: int = DEFAULT_RETENTION_DAYS,
     ) -> None:
         self._config = config
+        self._retention_days = raw_retention_days
         self._kafka = kafka
         self._warehouse = warehouse
         self.metrics = metrics or SinkMetrics()
@@ -182,9 +192,13 @@ class ClickHouseSink:
             if not self._builder.is_empty():
                 await self._store_and_commit(self._builder.take())
 
+    def _retention(self) -> Retention:
+        days = self._retention_days
+        return Retention(datetime.now(UTC) - timedelta(days=days), days)
+
     async def _store_and_commit(self, batch: Batch) -> None:
         self._faults.batch_started()
-        processed = await asyncio.to_thread(process_batch, batch, self._guard)
+        processed = await asyncio.to_thread(process_batch, batch, self._guard, self._retention())
         self._faults.reached("before_insert")
         for rows in processed.tables.values():
             await self._store(rows, processed)
@@ -202,7 +216,9 @@ class ClickHouseSink:
             log.warning(
                 "ClickHouse refused a batch for %s; validating each event: %s", rows.table, error
             )
-            again, letters = await asyncio.to_thread(revalidate, rows, rows.messages, self._guard)
+            again, letters = await asyncio.to_thread(
+                revalidate, rows, rows.messages, self._guard, self._retention()
+            )
             processed.dead_letters.extend(letters)
             if not again.rows:
                 return
