@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -12,7 +13,7 @@ from meterstream_contracts import Completion
 from meterstream_contracts.api_keys import ApiKeyStore, hash_key
 from meterstream_contracts.examples import load_examples
 from meterstream_gateway.body import BadBody, BodyTooLarge, decompress, split_items
-from meterstream_gateway.items import check_items
+from meterstream_gateway.items import Kept, check_items
 
 
 def test_gzip_and_zstd_bodies_decompress_within_the_cap() -> None:
@@ -98,3 +99,20 @@ def test_a_key_given_twice_is_refused_naming_it_and_its_neighbours_are_kept() ->
     assert not checked.foreign_projects  # the second project never wins silently
     with pytest.raises(BadBody, match='duplicate key "project"'):
         split_items(b"[" + twice + b"]")
+
+
+def test_an_event_older_than_the_raw_tables_keep_is_refused_at_the_door() -> None:
+    def at(when: str) -> bytes:
+        return b'{"kind":"completion","model":"m","started_at":"%s","time":"%s","latency_ms":1}' % (
+            when.encode(),
+            when.encode(),
+        )
+
+    kept = Kept(datetime(2026, 9, 6, tzinfo=UTC), 90)
+    checked = check_items([at("2026-12-01T00:00:00Z"), at("2026-09-05T23:59:59Z")], project="p",
+                          kept=kept)  # fmt: skip
+    assert len(checked.events) == 1
+    ((index, reason),) = [(r.index, r.reason) for r in checked.rejected]
+    assert index == 1
+    assert reason.startswith("time: 2026-09-05T23:59:59+00:00 is older than the raw tables keep")
+    assert "90 days: from 2026-09-06T00:00:00Z" in reason

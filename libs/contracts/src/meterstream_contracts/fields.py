@@ -55,6 +55,17 @@ DEFAULT_RETENTION_DAYS: Final = 90
 older events are refused at the edge and dead-lettered by the sink, never dropped unseen."""
 
 
+def retention_refusal(time: datetime, *, oldest: datetime, days: int) -> str | None:
+    """Why an event at `time` cannot be stored when the raw tables keep events from
+    `oldest` on (`days` days), or None when it can."""
+    if time >= oldest:
+        return None
+    return (
+        f"time: {time.isoformat()} is older than the raw tables keep ({days} days:"
+        f" from {oldest:%Y-%m-%dT%H:%M:%SZ}); ClickHouse would drop it on insert"
+    )
+
+
 def _as_utc(value: datetime) -> datetime:
     """Naive timestamps are taken as UTC; aware ones are converted to UTC; the result must
     lie in the range the store can keep.

@@ -187,7 +187,11 @@ class LocalStack:
             api_keys=key_hashes,
             log_path=self.logs / "gateway.log",
             # on loopback only: an exporter with no credentials (most examples) just works
-            env={"MS_GATEWAY_ANONYMOUS_PROJECT": plan.projects[0]},
+            env={
+                "MS_GATEWAY_ANONYMOUS_PROJECT": plan.projects[0],
+                # what the raw tables keep, refused at the door when older
+                "MS_GATEWAY_RAW_RETENTION_DAYS": str(self.warehouse.raw_retention_days),
+            },
         )
         self.services["api"] = ServiceProcess(
             "meterstream_api",

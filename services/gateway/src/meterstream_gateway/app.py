@@ -28,7 +28,7 @@ from meterstream_contracts import TOPICS, Event
 from meterstream_contracts.api_keys import ApiKeyStore, hash_key
 from meterstream_gateway.body import BadBody, BodyTooLarge, decompress, split_items
 from meterstream_gateway.config import GatewayConfig
-from meterstream_gateway.items import check_items
+from meterstream_gateway.items import Kept, check_items
 from meterstream_gateway.metrics import GatewayMetrics
 from meterstream_gateway.otlp import CumulativeToDelta
 from meterstream_gateway.otlp_grpc import start_grpc
@@ -134,6 +134,7 @@ class Gateway:
                 state=self.cumulative,
                 max_points=self.config.max_items,
                 admit=admit,
+                kept=Kept.now(self.config.raw_retention_days),
             )
         else:
             exported = export_traces(
@@ -142,6 +143,7 @@ class Gateway:
                 project=who.project,
                 max_spans=self.config.max_items,
                 admit=admit,
+                kept=Kept.now(self.config.raw_retention_days),
             )
         self.metrics.rejected.labels(f"invalid_{signal}").inc(exported.rejected)
         for outcome, count in (exported.spans or {}).items():
@@ -216,7 +218,9 @@ def create_app(config: GatewayConfig, kafka: KafkaConfig) -> FastAPI:
     async def ingest(request: Request, who: Annotated[Caller, Depends(caller)]) -> Any:
         items = gateway.items(await gateway.read_body(request))
         gateway.admit(who, len(items))
-        checked = check_items(items, project=who.project)
+        checked = check_items(
+            items, project=who.project, kept=Kept.now(gateway.config.raw_retention_days)
+        )
         if checked.foreign_projects:
             others = sorted(checked.foreign_projects)
             raise Refused(

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from meterstream_contracts.fields import DEFAULT_RETENTION_DAYS
+
 
 class GatewayConfig(BaseSettings):
     model_config = SettingsConfigDict(
@@ -21,6 +23,12 @@ class GatewayConfig(BaseSettings):
     api_keys_file: Path | None = Field(None, description="JSON lines of {project, sha256}.")
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Decompressed body cap.")
     max_items: int = Field(50_000, ge=1, description="Events per request.")
+    raw_retention_days: int = Field(
+        DEFAULT_RETENTION_DAYS,
+        ge=1,
+        description="Days the warehouse's raw tables keep (its raw_retention_days): older"
+        " events are refused here.",
+    )
     rate_limit: str = Field("200000/second", description="Events per API key (limits syntax).")
     otlp_series_limit: int = Field(100_000, ge=1, description="Cumulative series remembered.")
     otlp_grpc_port: int | None = Field(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -11,6 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from meterstream_contracts import EVENT_MODELS, AnyEvent, Event
 from meterstream_contracts.errors import describe_validation_error
+from meterstream_contracts.fields import retention_refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +46,24 @@ def parse_item(raw: bytes) -> Any:
     return jiter.from_json(raw, catch_duplicate_keys=True, cache_mode="keys")
 
 
-def check_items(items: list[Any], *, project: str) -> CheckedBatch:
-    """Events of the key's project, validated one by one.
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """The times the store keeps: from `oldest` on (the raw tables' `days` of retention)."""
+
+    oldest: datetime
+    days: int
+
+    @classmethod
+    def now(cls, days: int) -> Kept:
+        return cls(datetime.now(UTC) - timedelta(days=days), days)
+
+    def refusal(self, time: datetime) -> str | None:
+        return retention_refusal(time, oldest=self.oldest, days=self.days)
+
+
+def check_items(items: list[Any], *, project: str, kept: Kept | None = None) -> CheckedBatch:
+    """Events of the key's project, validated one by one (and, with `kept`, refused when
+    older than the raw tables keep).
 
     An item without `project` gets the key's; an item naming another project is
     collected in `foreign_projects` (the request is then refused as a whole).
@@ -67,12 +85,16 @@ def check_items(items: list[Any], *, project: str) -> CheckedBatch:
                 item if "project" in item else {**item, "project": project}
             )
         except (ValidationError, TypeError):
-            _check_item(checked, index, item, project)
-            continue
-        if event.project == project:
-            checked.events.append(event)
-        else:
+            found = _check_item(checked, index, item, project)
+            if found is None:
+                continue
+            event = found
+        if event.project != project:
             checked.foreign_projects.add(event.project)
+        elif kept is not None and (refusal := kept.refusal(event.time)) is not None:
+            checked.rejected.append(ItemRejection(index, refusal))
+        else:
+            checked.events.append(event)
     return checked
 
 
@@ -81,20 +103,20 @@ def _json_error(error: ValueError) -> str:
     return text if text.startswith("Detected duplicate key") else f"not valid JSON ({text})"
 
 
-def _check_item(checked: CheckedBatch, index: int, item: Any, project: str) -> None:
+def _check_item(checked: CheckedBatch, index: int, item: Any, project: str) -> Event | None:
+    """The event an item is, judged by its own kind; None, with the reason recorded,
+    when it is none."""
     if not isinstance(item, dict):
         checked.rejected.append(ItemRejection(index, "<event>: expected a JSON object"))
-        return
+        return None
     kind = item.get("kind")
     if kind not in EVENT_MODELS:
         known = ", ".join(sorted(EVENT_MODELS))
         checked.rejected.append(ItemRejection(index, f"kind: {kind!r} is not one of {known}"))
-        return
-    named = item.setdefault("project", project)
-    if named != project:
-        checked.foreign_projects.add(str(named))
-        return
+        return None
+    item.setdefault("project", project)
     try:
-        checked.events.append(_adapter(kind).validate_python(item))
+        return _adapter(kind).validate_python(item)
     except ValidationError as error:
         checked.rejected.append(ItemRejection(index, describe_validation_error(error)))
+        return None

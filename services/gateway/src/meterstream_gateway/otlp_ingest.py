@@ -19,6 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from meterstream_contracts import Event
+from meterstream_gateway.items import Kept
 from meterstream_gateway.otlp import CumulativeToDelta, map_request
 from meterstream_gateway.otlp_traces import map_spans
 from meterstream_gateway.refusals import Refused
@@ -62,6 +63,20 @@ def _check_count(count: int, limit: int, what: str, admit: Admit) -> None:
     admit(count)
 
 
+def _kept(events: Sequence[Event], rejected: list[str], kept: Kept | None) -> list[Event]:
+    """The events the raw tables keep; the reasons for the others appended to `rejected`."""
+    if kept is None:
+        return list(events)
+    fresh: list[Event] = []
+    for event in events:
+        refusal = kept.refusal(event.time)
+        if refusal is None:
+            fresh.append(event)
+        else:
+            rejected.append(f"{getattr(event, 'name', event.kind)}: {refusal}")
+    return fresh
+
+
 def _message(reasons: list[str]) -> str:
     shown = "; ".join(reasons[:MAX_REASONS])
     more = len(reasons) - MAX_REASONS
@@ -76,6 +91,7 @@ def export_metrics(
     state: CumulativeToDelta,
     max_points: int,
     admit: Admit,
+    kept: Kept | None = None,
 ) -> Exported:
     request = ExportMetricsServiceRequest()
     decode(body, request, as_json=as_json, what="metrics")
@@ -87,16 +103,23 @@ def export_metrics(
                 points += len(getattr(metric, kind).data_points) if kind is not None else 0
     _check_count(points, max_points, "data points", admit)
     mapped = map_request(request, project=project, state=state)
+    kept_points = _kept(mapped.points, mapped.rejected, kept)
     response = ExportMetricsServiceResponse()
     message = _message(mapped.rejected)
     if mapped.rejected:
         response.partial_success.rejected_data_points = len(mapped.rejected)
         response.partial_success.error_message = message
-    return Exported(mapped.points, len(mapped.rejected), message, response)
+    return Exported(kept_points, len(mapped.rejected), message, response)
 
 
 def export_traces(
-    body: bytes, *, as_json: bool, project: str, max_spans: int, admit: Admit
+    body: bytes,
+    *,
+    as_json: bool,
+    project: str,
+    max_spans: int,
+    admit: Admit,
+    kept: Kept | None = None,
 ) -> Exported:
     request = ExportTraceServiceRequest()
     decode(body, request, as_json=as_json, what="traces")
@@ -105,10 +128,11 @@ def export_traces(
     )
     _check_count(spans, max_spans, "spans", admit)
     mapped = map_spans(request, project=project)
+    events = _kept(mapped.events, mapped.rejected, kept)
     response = ExportTraceServiceResponse()
     message = _message(mapped.rejected)
     if mapped.rejected:
         response.partial_success.rejected_spans = len(mapped.rejected)
         response.partial_success.error_message = message
     outcomes = {"call": mapped.calls, "other": mapped.other_spans, "rejected": len(mapped.rejected)}
-    return Exported(mapped.events, len(mapped.rejected), message, response, outcomes)
+    return Exported(events, len(mapped.rejected), message, response, outcomes)

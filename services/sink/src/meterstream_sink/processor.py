@@ -22,6 +22,7 @@ from meterstream_contracts import (
     envelope_as_array,
 )
 from meterstream_contracts.derived import DeadLetter
+from meterstream_contracts.fields import retention_refusal
 from meterstream_sink.batch import Batch, ConsumedMessage
 from meterstream_sink.guard import DeadLetterGuard
 from meterstream_warehouse import table_for_kind
@@ -107,19 +108,15 @@ def holds_expired(value: bytes, oldest: datetime) -> bool:
         return True
 
 
-def expired_reason(time: datetime, oldest: datetime, retention_days: int) -> str:
-    return (
-        f"time: {time.isoformat()} is older than the raw tables keep ({retention_days} days:"
-        f" from {oldest:%Y-%m-%dT%H:%M:%SZ}); ClickHouse would drop it on insert"
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class Retention:
     """What the raw tables keep: events from `oldest` on (`days` before the batch)."""
 
     oldest: datetime
     days: int
+
+    def refusal(self, time: datetime) -> str | None:
+        return retention_refusal(time, oldest=self.oldest, days=self.days)
 
 
 def validate_into(
@@ -142,9 +139,9 @@ def validate_into(
         if line in bad:
             continue
         event = next(events)
-        if retention is not None and event.time < retention.oldest:
-            reason = expired_reason(event.time, retention.oldest, retention.days)
-            bad[line] = (reason, encode_event(event))
+        refusal = None if retention is None else retention.refusal(event.time)
+        if refusal is not None:
+            bad[line] = (refusal, encode_event(event))
         else:
             kept.append(event)
     letters: list[DeadLetter] = []
