@@ -140,3 +140,28 @@ def test_a_point_at_a_time_the_store_cannot_keep_is_rejected_beside_a_good_one()
     (reason,) = mapped.rejected
     assert "time" in reason
     assert "2100-01-01" in reason
+
+
+def test_an_exponential_histogram_beyond_a_double_is_rejected_beside_a_good_point() -> None:
+    def exponential(scale: int, offset: int) -> metrics_pb2.Metric:
+        metric = metrics_pb2.Metric(name="latency")
+        metric.exponential_histogram.aggregation_temporality = DELTA
+        point = metric.exponential_histogram.data_points.add(
+            time_unix_nano=T0, scale=scale, count=3, sum=1.0
+        )
+        point.positive.offset = offset
+        point.positive.bucket_counts.extend([1, 2])
+        return metric
+
+    request = request_with(counter(2, temporality=DELTA))
+    metrics = request.resource_metrics[0].scope_metrics[0].metrics
+    metrics.append(exponential(-11, 5))  # base 2^2048
+    metrics.append(exponential(0, 2**31 - 1))  # 2^(2^31)
+    mapped = map_request(request, project="p", state=CumulativeToDelta(10))
+    assert [p.value for p in mapped.points] == [2]
+    assert mapped.rejected == [
+        "latency: exponential histogram: scale -11 with offsets 5/0 gives bucket bounds"
+        " beyond the range of a double",
+        "latency: exponential histogram: scale 0 with offsets 2147483647/0 gives bucket"
+        " bounds beyond the range of a double",
+    ]

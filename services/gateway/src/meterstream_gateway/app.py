@@ -162,6 +162,25 @@ class Gateway:
         return exported.response.SerializeToString()
 
 
+OTLP_MEDIA_TYPES = {
+    "application/x-protobuf": False,
+    "application/protobuf": False,
+    "application/json": True,
+}
+
+
+def otlp_is_json(content_type: str | None) -> bool:
+    """Whether an OTLP/HTTP body is JSON (else protobuf, also when no type is given); any
+    other media type is refused, as OTLP specifies."""
+    media = (content_type or "application/x-protobuf").split(";", 1)[0].strip().lower()
+    if media not in OTLP_MEDIA_TYPES:
+        raise Refused(
+            "unsupported_media_type",
+            f"Content-Type {media!r} is not OTLP: send application/x-protobuf or application/json",
+        )
+    return OTLP_MEDIA_TYPES[media]
+
+
 def create_app(config: GatewayConfig, kafka: KafkaConfig) -> FastAPI:
     gateway = Gateway(
         config=config,
@@ -234,8 +253,8 @@ def create_app(config: GatewayConfig, kafka: KafkaConfig) -> FastAPI:
         return ORJSONResponse({"accepted": len(checked.events), "rejected": rejected}, status)
 
     async def otlp(signal: str, request: Request, who: Caller) -> Response:
+        as_json = otlp_is_json(request.headers.get("content-type"))
         body = await gateway.read_body(request)
-        as_json = "json" in request.headers.get("content-type", "application/x-protobuf")
         exported = await gateway.export(signal, who, body, as_json=as_json)
         if as_json:
             return Response(

@@ -171,6 +171,9 @@ def map_request(
         for scope in resource_metrics.scope_metrics:
             for metric in scope.metrics:
                 for record in _records(metric, project, service, state):
+                    if isinstance(record, str):
+                        mapped.rejected.append(f"{metric.name}: {record}")
+                        continue
                     try:
                         mapped.points.append(InstrumentPoint.model_validate(record))
                     except ValidationError as error:
@@ -180,7 +183,9 @@ def map_request(
 
 def _records(
     metric: Any, project: str, service: dict[str, str], state: CumulativeToDelta
-) -> list[dict[str, Any]]:
+) -> list[dict[str, Any] | str]:
+    """The metric's points as instrument-point records; a point that cannot be one is
+    the reason why (a string), so its neighbours are kept."""
     kind = metric.WhichOneof("data")
     base = {
         "project": project,
@@ -189,7 +194,7 @@ def _records(
         "description": metric.description[:4096],
         "temporality": "delta",
     }
-    records: list[dict[str, Any]] = []
+    records: list[dict[str, Any] | str] = []
     if kind in ("sum", "gauge"):
         data = getattr(metric, kind)
         cumulative = kind == "sum" and data.aggregation_temporality == CUMULATIVE
@@ -222,7 +227,15 @@ def _records(
             if kind == "histogram":
                 bounds, counts = list(point.explicit_bounds), list(point.bucket_counts)
             else:
-                bounds, counts = exponential_to_explicit(point)
+                try:
+                    bounds, counts = exponential_to_explicit(point)
+                except OverflowError:
+                    records.append(
+                        f"exponential histogram: scale {point.scale} with offsets"
+                        f" {point.positive.offset}/{point.negative.offset} gives bucket bounds"
+                        " beyond the range of a double"
+                    )
+                    continue
             total, exact_range = point.sum, True
             if cumulative:
                 series = (project, metric.name, tuple(sorted(attributes.items())))

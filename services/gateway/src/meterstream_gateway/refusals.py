@@ -17,6 +17,7 @@ Reason = Literal[
     "bad_body",
     "too_large",
     "too_many_items",
+    "unsupported_media_type",
     "rate_limited",
     "kafka_unavailable",
 ]
@@ -27,6 +28,7 @@ HTTP_STATUS: Final[dict[Reason, int]] = {
     "bad_body": 400,
     "too_large": 413,
     "too_many_items": 413,
+    "unsupported_media_type": 415,
     "rate_limited": 429,
     "kafka_unavailable": 503,
 }
@@ -36,6 +38,7 @@ GRPC_CODE: Final[dict[Reason, grpc.StatusCode]] = {
     "bad_body": grpc.StatusCode.INVALID_ARGUMENT,
     "too_large": grpc.StatusCode.RESOURCE_EXHAUSTED,
     "too_many_items": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    "unsupported_media_type": grpc.StatusCode.INVALID_ARGUMENT,
     "rate_limited": grpc.StatusCode.RESOURCE_EXHAUSTED,
     "kafka_unavailable": grpc.StatusCode.UNAVAILABLE,
 }
