@@ -110,7 +110,7 @@ def test_config_diff_marks_differing_and_missing_arguments_first() -> None:
         "SELECT * FROM raw_completions SETTINGS readonly = 0",
         "SELECT 1; SELECT 2",
         "INSERT INTO raw_completions SELECT * FROM raw_completions",
-        "SELECT * FROM dead_letters",
+        "SELECT * FROM dead_letter_replays",
         "SELECT * FROM otherdb.raw_completions",
         "SELECT {ms_scope_project:String}",
         "SELECT * FROM url('http://127.0.0.1/')",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from meterstream_contracts.events import ScoringType
 from meterstream_contracts.fields import Identifier, Labels, Name, ProjectName, utc_now
@@ -194,7 +196,11 @@ class TrainingHistory(Derived):
 
 
 class DeadLetter(Derived):
-    """An event (or a whole message) the pipeline could not accept, with why."""
+    """An event (or a whole message) the pipeline could not accept, with why.
+
+    Its place (`source_topic`, `partition`, `offset`, `line`) names it: a replay of the
+    raw topics dead-letters the same event again under the same name, and the table
+    keeps it once."""
 
     kind: Literal["dead_letter"] = "dead_letter"
     time: datetime = Field(default_factory=utc_now)
@@ -203,7 +209,37 @@ class DeadLetter(Derived):
     offset: int
     line: int | None = Field(None, description="0-based line within the envelope.")
     reason: str
-    payload: bytes = Field(description="The original bytes, unchanged.")
+    payload: bytes = Field(description="The original bytes, unchanged (base64 in JSON).")
+    payload_text: str | None = Field(
+        None, description="The same bytes as text, when they are UTF-8: what was sent."
+    )
+    project: str = Field(
+        "", max_length=256, description="The project the payload names, when it names one."
+    )
+
+    @model_validator(mode="after")
+    def _readable(self) -> Self:
+        if self.payload_text is None:
+            with contextlib.suppress(UnicodeDecodeError):
+                object.__setattr__(self, "payload_text", self.payload.decode())
+        if not self.project:
+            object.__setattr__(self, "project", _project_named(self.payload))
+        return self
+
+    @property
+    def position(self) -> str:
+        """`topic[partition]@offset:line`, what `meterstream dlq` calls it."""
+        line = "" if self.line is None else f":{self.line}"
+        return f"{self.source_topic}[{self.partition}]@{self.offset}{line}"
+
+
+def _project_named(payload: bytes) -> str:
+    try:
+        value = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return ""
+    project = value.get("project") if isinstance(value, dict) else None
+    return project if isinstance(project, str) and len(project) <= 256 else ""
 
 
 class AlertEvent(Derived):

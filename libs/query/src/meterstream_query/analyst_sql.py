@@ -24,7 +24,7 @@ from meterstream_warehouse import TABLES, Warehouse
 
 SCOPE_PARAM: Final = "ms_scope_project"
 QUERYABLE_TABLES: Final = frozenset(
-    {spec.name for spec in TABLES.values() if spec.name != "dead_letters"}
+    {spec.name for spec in TABLES.values()}
     | {"metric_rollups_1m", "metric_rollups_1h", "metric_rollups_1d"}
 )
 VIEWS: Final = frozenset({"metric_points"})

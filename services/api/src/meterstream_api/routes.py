@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from meterstream_api.auth import Project
@@ -36,6 +36,7 @@ from meterstream_query import (
     run_table,
     unpriced_report,
 )
+from meterstream_query.dead_letters import Place, list_dead_letters, show_dead_letter
 from meterstream_query.errors import InvalidQuery
 from meterstream_query.feedback import LOOKBACK_S, MAX_LOOKBACK_S
 from meterstream_warehouse import Warehouse
@@ -154,6 +155,23 @@ def costs(
 def unpriced_costs(*, store: Store, project: Project, time_range: LastDay) -> Any:
     """Calls no price was known for, per provider and model."""
     return unpriced_report(store, project=project, time_range=time_range)
+
+
+@router.get("/dead-letters")
+def dead_letters(
+    *, store: Store, project: Project, time_range: LastDay, limit: PageLimit = 100
+) -> Any:
+    """The project's dead letters, newest first: place, reason, whether replayed."""
+    return list_dead_letters(store, project=project, time_range=time_range, limit=limit)
+
+
+@router.get("/dead-letters/{position}")
+def dead_letter(*, store: Store, project: Project, position: str) -> Any:
+    """One of the project's dead letters, with its payload as it was sent."""
+    letter = show_dead_letter(store, project=project, place=Place.parse(position))
+    if letter is None:
+        raise HTTPException(404, f"no dead letter of this project at {position}")
+    return letter
 
 
 @router.get("/feedback/{key}/values")

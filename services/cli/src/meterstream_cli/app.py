@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from meterstream_cli.alert_commands import alerts_app
+from meterstream_cli.dlq_commands import dlq_app
 from meterstream_cli.infra_commands import broker_app, topics_app, warehouse_app
 from meterstream_cli.query_commands import query_app
 from meterstream_cli.registry_commands import costs_app, definitions_app
@@ -43,6 +44,7 @@ app.add_typer(definitions_app, name="definitions")
 app.add_typer(costs_app, name="costs")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(query_app, name="query")
+app.add_typer(dlq_app, name="dlq")
 app.command("up")(up)
 app.command("down")(down)
 app.command("status")(status)
