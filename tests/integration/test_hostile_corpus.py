@@ -168,7 +168,7 @@ def corpus() -> list[Case]:
         events_case("deeply nested line", b'{"kind":"completion","labels":' + nested + b"}",
                     "<event>"),
         events_case("NaN latency", b'{"kind":"completion","model":"m","latency_ms":NaN}',
-                    "not valid JSON"),
+                    "latency_ms: Input should be a finite number"),
         Case("empty body", "/v1/events", b"", 400, ndjson),
         Case("whitespace body", "/v1/events", b"  \n \n", 400, ndjson),
         Case("deeply nested array", "/v1/events", b"[" * 100_000 + b"]" * 100_000, 400),
