@@ -16,11 +16,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka import TopicPartition
 
 from meterstream_contracts import TOPICS
 from meterstream_kafka import KafkaConfig, make_producer, send_messages
-from meterstream_kafka.offsets import end_offsets
+from meterstream_kafka.offsets import commit_group_offsets, end_offsets
 from meterstream_query import run_analyst_sql
 from tests.helpers import ServerStore
 from tests.reliability.sink_harness import SinkHarness
@@ -73,9 +72,9 @@ def test_dead_letters_are_listed_shown_stored_once_and_replayed_once(
                           "started_at": now, "latency_ms": 5.0})  # fmt: skip
     negative = valid.replace(b'"latency_ms":5.0', b'"latency_ms":-1.0')
     unknown = valid[:-1] + b',"colour":"bleu"}'
-    start = asyncio.run(end_offsets(kafka_config, [TOPIC]))
     harness = SinkHarness(kafka_config, tmp_path, server_store.env)
     asyncio.run(harness.prepare())
+    start = asyncio.run(end_offsets(kafka_config, [TOPIC]))
     sink = harness.start("sink")
     env = {"MS_KAFKA_BOOTSTRAP_SERVERS": kafka_config.bootstrap_servers, **server_store.env}
     try:
@@ -122,8 +121,8 @@ def test_dead_letters_are_listed_shown_stored_once_and_replayed_once(
     # replaying the raw topic from before the test: the same letters, stored once
     replay_group = SinkHarness(kafka_config, tmp_path / "again", server_store.env)
     (tmp_path / "again").mkdir()
-    offsets = {TopicPartition(TOPIC, p.partition): o for p, o in start.items()}
-    asyncio.run(replay_group.prepare(at=offsets))
+    asyncio.run(replay_group.prepare())  # at every topic's end ...
+    asyncio.run(commit_group_offsets(kafka_config, replay_group.group, start))  # but this one
     second = replay_group.start("sink-again")
     try:
         asyncio.run(replay_group.wait_caught_up(second, within_s=120))
