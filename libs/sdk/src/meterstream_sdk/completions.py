@@ -15,6 +15,17 @@ Emit = Callable[[str, dict[str, Any]], str]
 Record = Callable[[str, str, float, dict[str, str]], None]
 
 
+_USAGE_FIELDS = ("usage", "usage_metadata", "usageMetadata")
+
+
+def carries_usage(chunk: Any) -> bool:
+    """Whether a streamed chunk holds usage (most do not): a look at its fields, not a
+    read of the whole chunk."""
+    if isinstance(chunk, dict):
+        return any(chunk.get(name) for name in _USAGE_FIELDS)
+    return any(getattr(chunk, name, None) for name in _USAGE_FIELDS)
+
+
 class CompletionTracker:
     """Context manager around one call. Plain responses go to `observe`; streams to `stream`.
 
@@ -70,7 +81,7 @@ class CompletionTracker:
         self.streamed = True
         for chunk in chunks:
             self.first_token()
-            if read_usage(chunk, provider=self.provider) is not None:
+            if carries_usage(chunk):
                 self._usage = chunk
             yield chunk
 
@@ -78,7 +89,7 @@ class CompletionTracker:
         self.streamed = True
         async for chunk in chunks:
             self.first_token()
-            if read_usage(chunk, provider=self.provider) is not None:
+            if carries_usage(chunk):
                 self._usage = chunk
             yield chunk
 
