@@ -151,7 +151,7 @@ def any_warehouse(
     """Each backend in turn, migrated, in a database of its own."""
     _require_marker(request, "clickhouse")
     warehouse = _open_backend(request.param, tmp_path, _clickhouse_server_url)
-    migrate(warehouse, raw_retention_days=3650)
+    migrate(warehouse, raw_retention_days=2000)
     yield warehouse
     _close(warehouse)
 
@@ -160,7 +160,7 @@ def any_warehouse(
 def store(clickhouse_url: str) -> Iterator[Warehouse]:
     """The ClickHouse server, migrated, in a database of this test's own."""
     warehouse = open_warehouse(WarehouseConfig(url=clickhouse_url, database=new_database_name()))
-    migrate(warehouse, raw_retention_days=3650)
+    migrate(warehouse, raw_retention_days=2000)
     yield warehouse
     _close(warehouse)
 

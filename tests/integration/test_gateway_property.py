@@ -60,7 +60,6 @@ def valid_completion(draw: st.DrawFn) -> dict[str, Any]:
     )
     return {
         "kind": "completion",
-        "event_id": str(uuid.UUID(int=draw(st.integers(0, 2**128 - 1)))),
         "time": time.isoformat(),
         "started_at": draw(st.sampled_from(["2000-01-01T00:00:00Z", time.isoformat()])),
         "model": draw(NAMES),
@@ -127,6 +126,8 @@ def test_acknowledged_is_stored_exactly_once_and_refused_names_its_field(
     )
     def batch(valid: list[dict[str, Any]], broken: list[tuple[str, dict[str, Any]]]) -> None:
         items = [*valid, *(event for _, event in broken)]
+        for event in items:  # hypothesis repeats examples: each send is an event of its own
+            event["event_id"] = str(uuid.uuid4())
         answer = client.post("/v1/events", content=b"\n".join(orjson.dumps(e) for e in items))
         assert answer.status_code == 200, answer.text[:500]
         body = answer.json()
@@ -134,8 +135,7 @@ def test_acknowledged_is_stored_exactly_once_and_refused_names_its_field(
         reasons = {r["index"]: r["reason"] for r in body["rejected"]}
         for offset, (name, _) in enumerate(broken):
             reason = reasons[len(valid) + offset]
-            assert reason.startswith(f"{name}:") or f"; {name}" in reason or name in reason, (
-                name, reason)  # fmt: skip
+            assert reason.startswith(f"{name}:") or f"; {name}:" in reason, (name, reason)
         sent.acknowledged.update(event["event_id"] for event in valid)
         sent.refused += len(broken)
 

@@ -36,7 +36,7 @@ def own_server(tmp_path: Path) -> Iterator[tuple[LocalClickHouse, ServerStore]]:
     server.start()
     url = server.url(user="meterstream", password="meterstream")
     warehouse = open_warehouse(WarehouseConfig(url=url, database="faults"))
-    migrate(warehouse, raw_retention_days=3650)
+    migrate(warehouse, raw_retention_days=2000)
     env = {"MS_WAREHOUSE_BACKEND": "server", "MS_WAREHOUSE_URL": url}
     env["MS_WAREHOUSE_DATABASE"] = "faults"
     yield server, ServerStore(warehouse=warehouse, env=env, logs=tmp_path)

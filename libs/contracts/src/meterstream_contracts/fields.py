@@ -50,6 +50,13 @@ LATEST_TIME: Final = datetime(2100, 1, 1, tzinfo=UTC)
 """Every timestamp the store keeps lies in [EARLIEST_TIME, LATEST_TIME): its raw tables'
 retention rule (`toDateTime(time) + INTERVAL n DAY`) overflows outside 1970-2106, and
 ClickHouse then drops the row unseen; so an event outside is refused where it enters."""
+DATETIME_END: Final = datetime(2106, 2, 7, tzinfo=UTC)
+"""Where ClickHouse's DateTime (seconds in a UInt32) ends: a raw table's retention rule
+`toDateTime(time) + INTERVAL n DAY` past it wraps to 1970, and a background merge then
+deletes the row as expired."""
+MAX_RETENTION_DAYS: Final = (DATETIME_END - LATEST_TIME).days - 1
+"""The longest retention under which every accepted time keeps a retention end inside
+DateTime's range (about six years)."""
 DEFAULT_RETENTION_DAYS: Final = 90
 """Days the raw tables keep an event after its time (the warehouse's `raw_retention_days`):
 older events are refused at the edge and dead-lettered by the sink, never dropped unseen."""

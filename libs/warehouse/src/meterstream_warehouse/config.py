@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from meterstream_contracts.fields import DEFAULT_RETENTION_DAYS
+from meterstream_contracts.fields import DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS
 
 
 class WarehouseConfig(BaseSettings):
@@ -28,5 +28,5 @@ class WarehouseConfig(BaseSettings):
         description="ClickHouse HTTP URL, with user:password@ if needed (server backend).",
     )
     database: str = Field("meterstream", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    raw_retention_days: int = Field(DEFAULT_RETENTION_DAYS, ge=1, le=36_500)
+    raw_retention_days: int = Field(DEFAULT_RETENTION_DAYS, ge=1, le=MAX_RETENTION_DAYS)
     query_timeout_s: float = Field(30.0, gt=0)

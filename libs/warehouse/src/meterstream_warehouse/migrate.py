@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib import resources
 from string import Template
 
+from meterstream_contracts.fields import DATETIME_END, LATEST_TIME, MAX_RETENTION_DAYS
 from meterstream_warehouse.base import Warehouse
 from meterstream_warehouse.errors import MigrationError
 from meterstream_warehouse.tables import EVENT_TABLES, MIGRATIONS_TABLE
@@ -68,12 +69,25 @@ def applied_migrations(warehouse: Warehouse) -> dict[int, str]:
     return {int(row["version"]): str(row["checksum"]) for row in rows}
 
 
+def check_retention(days: int) -> None:
+    """Retention must be at least a day, and short enough that no accepted time's
+    retention end passes the end of ClickHouse's DateTime (it would wrap to 1970, and the
+    row would be deleted as expired)."""
+    if not 1 <= days <= MAX_RETENTION_DAYS:
+        raise ValueError(
+            f"raw_retention_days must be from 1 to {MAX_RETENTION_DAYS} (times up to"
+            f" {LATEST_TIME:%Y-%m-%d} plus the retention must end before"
+            f" {DATETIME_END:%Y-%m-%d}), got {days}"
+        )
+
+
 def migrate(warehouse: Warehouse, *, raw_retention_days: int) -> list[Migration]:
     """Apply pending migrations in order; returns those applied now.
 
     Statements are idempotent (IF NOT EXISTS), so a migration interrupted
     half-way is safely re-run. A changed file that already ran is an error.
     """
+    check_retention(raw_retention_days)
     done = applied_migrations(warehouse)
     applied: list[Migration] = []
     for migration in load_migrations():
@@ -101,8 +115,7 @@ def migrate(warehouse: Warehouse, *, raw_retention_days: int) -> list[Migration]
 
 def set_raw_retention(warehouse: Warehouse, *, days: int) -> list[str]:
     """Change the TTL of every raw table; returns the tables altered."""
-    if days < 1:
-        raise ValueError("retention days must be at least 1")
+    check_retention(days)
     altered = []
     for spec in EVENT_TABLES.values():
         if spec.has_retention:
