@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pytest
@@ -92,6 +92,24 @@ def test_a_retried_insert_with_the_same_token_is_stored_once(
     for _ in range(3):
         any_warehouse.insert_json_rows("raw_completions", payload, dedup_token=token)
     assert count(any_warehouse, "raw_completions", project_name) == len(valid)
+
+
+def test_one_insert_may_span_years_of_daily_partitions(
+    any_warehouse: Warehouse, project_name: str
+) -> None:
+    """A batch of a backfill (or of far-apart event times) spans many daily partitions:
+    ClickHouse refuses more than 100 per insert by default, and the sink would retry it
+    forever."""
+    valid, _ = examples_for_project("completion", project_name)
+    event = decode_envelope(valid[0], kind="completion").events[0]
+    start = datetime.now(UTC) - timedelta(days=80)
+    lines = [
+        encode_event(event.model_copy(update={"event_id": uuid.uuid4(),
+                                              "time": start + timedelta(days=3 * i)}))
+        for i in range(400)
+    ]  # fmt: skip
+    any_warehouse.insert_json_rows("raw_completions", b"\n".join(lines), dedup_token=None)
+    assert count(any_warehouse, "raw_completions", project_name) == 400
 
 
 def test_rows_given_as_unjoined_pieces_are_stored_as_one_insert(

@@ -15,6 +15,9 @@ JSON_INSERT_SETTINGS: Final[dict[str, str | int]] = {
     "optimize_on_insert": 0,
     # A retried batch (same dedup token) is skipped by the rollup views too.
     "deduplicate_blocks_in_dependent_materialized_views": 1,
+    # Raw tables are partitioned by day: a backfill's batch spans many days, and the
+    # default limit of 100 would refuse it on every retry.
+    "max_partitions_per_insert_block": 10_000,
 }
 
 
