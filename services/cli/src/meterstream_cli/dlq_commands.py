@@ -40,7 +40,7 @@ def list_command(
     limit: int = 100,
     as_json: AsJson = False,
 ) -> None:
-    """The newest dead letters: when, where (topic[partition]@offset:line), why, replayed."""
+    """The newest dead letters: when, where (topic\\[partition]@offset:line), why, replayed."""
     with _warehouse() as warehouse:
         rows = list_dead_letters(
             warehouse, project=project, time_range=TimeRange.last(last), topic=topic, limit=limit
@@ -66,7 +66,7 @@ def show_command(position: str, project: AnyProject = None) -> None:
 
 @dlq_app.command("replay")
 def replay_command(
-    positions: Annotated[list[str], typer.Argument(help="topic[partition]@offset:line ...")],
+    positions: Annotated[list[str], typer.Argument(help="topic\\[partition]@offset:line ...")],
     project: AnyProject = None,
     dry_run: bool = False,
 ) -> None:
