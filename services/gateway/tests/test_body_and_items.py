@@ -12,8 +12,9 @@ import zstandard
 from meterstream_contracts import Completion
 from meterstream_contracts.api_keys import ApiKeyStore, hash_key
 from meterstream_contracts.examples import load_examples
+from meterstream_contracts.fields import RetentionWindow
 from meterstream_gateway.body import BadBody, BodyTooLarge, decompress, split_items
-from meterstream_gateway.items import Kept, check_items
+from meterstream_gateway.items import check_items
 
 
 def test_gzip_and_zstd_bodies_decompress_within_the_cap() -> None:
@@ -108,7 +109,7 @@ def test_an_event_older_than_the_raw_tables_keep_is_refused_at_the_door() -> Non
             when.encode(),
         )
 
-    kept = Kept(datetime(2026, 9, 6, tzinfo=UTC), 90)
+    kept = RetentionWindow(datetime(2026, 9, 6, tzinfo=UTC), 90)
     checked = check_items([at("2026-12-01T00:00:00Z"), at("2026-09-05T23:59:59Z")], project="p",
                           kept=kept)  # fmt: skip
     assert len(checked.events) == 1

@@ -9,11 +9,11 @@ import pytest
 
 from meterstream_contracts import EVENT_MODELS, TOPICS
 from meterstream_contracts.examples import load_examples
+from meterstream_contracts.fields import RetentionWindow
 from meterstream_sink.batch import Batch, ConsumedMessage
 from meterstream_sink.errors import DeadLetterLimitExceeded
 from meterstream_sink.guard import DeadLetterGuard, DeadLetterLimits
 from meterstream_sink.processor import (
-    Retention,
     TableBatch,
     dedup_token,
     process_batch,
@@ -141,7 +141,7 @@ def test_events_older_than_the_raw_tables_keep_are_dead_lettered_saying_why(
     validated: bool,
 ) -> None:
     now = datetime(2026, 12, 5, tzinfo=UTC)
-    retention = Retention(now - timedelta(days=90), 90)
+    retention = RetentionWindow(now - timedelta(days=90), 90)
 
     def completion(at: datetime) -> bytes:
         return orjson.dumps(

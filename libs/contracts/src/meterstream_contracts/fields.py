@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from random import getrandbits
 from typing import Annotated, Final
 from uuid import UUID
@@ -62,15 +63,25 @@ DEFAULT_RETENTION_DAYS: Final = 90
 older events are refused at the edge and dead-lettered by the sink, never dropped unseen."""
 
 
-def retention_refusal(time: datetime, *, oldest: datetime, days: int) -> str | None:
-    """Why an event at `time` cannot be stored when the raw tables keep events from
-    `oldest` on (`days` days), or None when it can."""
-    if time >= oldest:
-        return None
-    return (
-        f"time: {time.isoformat()} is older than the raw tables keep ({days} days:"
-        f" from {oldest:%Y-%m-%dT%H:%M:%SZ}); ClickHouse would drop it on insert"
-    )
+@dataclass(frozen=True, slots=True)
+class RetentionWindow:
+    """What the raw tables keep: events from `oldest` on (`days` before now)."""
+
+    oldest: datetime
+    days: int
+
+    @classmethod
+    def ending_now(cls, days: int) -> RetentionWindow:
+        return cls(datetime.now(UTC) - timedelta(days=days), days)
+
+    def refusal(self, time: datetime) -> str | None:
+        """Why an event at `time` cannot be stored, or None when it can."""
+        if time >= self.oldest:
+            return None
+        return (
+            f"time: {time.isoformat()} is older than the raw tables keep ({self.days} days:"
+            f" from {self.oldest:%Y-%m-%dT%H:%M:%SZ}); ClickHouse would drop it on insert"
+        )
 
 
 def _as_utc(value: datetime) -> datetime:

@@ -26,9 +26,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from meterstream_contracts import TOPICS, Event
 from meterstream_contracts.api_keys import ApiKeyStore, hash_key
+from meterstream_contracts.fields import RetentionWindow
 from meterstream_gateway.body import BadBody, BodyTooLarge, decompress, split_items
 from meterstream_gateway.config import GatewayConfig
-from meterstream_gateway.items import Kept, check_items
+from meterstream_gateway.items import check_items
 from meterstream_gateway.metrics import GatewayMetrics
 from meterstream_gateway.otlp import CumulativeToDelta
 from meterstream_gateway.otlp_grpc import start_grpc
@@ -134,7 +135,7 @@ class Gateway:
                 state=self.cumulative,
                 max_points=self.config.max_items,
                 admit=admit,
-                kept=Kept.now(self.config.raw_retention_days),
+                kept=RetentionWindow.ending_now(self.config.raw_retention_days),
             )
         else:
             exported = export_traces(
@@ -143,7 +144,7 @@ class Gateway:
                 project=who.project,
                 max_spans=self.config.max_items,
                 admit=admit,
-                kept=Kept.now(self.config.raw_retention_days),
+                kept=RetentionWindow.ending_now(self.config.raw_retention_days),
             )
         self.metrics.rejected.labels(f"invalid_{signal}").inc(exported.rejected)
         for outcome, count in (exported.spans or {}).items():
@@ -238,7 +239,9 @@ def create_app(config: GatewayConfig, kafka: KafkaConfig) -> FastAPI:
         items = gateway.items(await gateway.read_body(request))
         gateway.admit(who, len(items))
         checked = check_items(
-            items, project=who.project, kept=Kept.now(gateway.config.raw_retention_days)
+            items,
+            project=who.project,
+            kept=RetentionWindow.ending_now(gateway.config.raw_retention_days),
         )
         if checked.foreign_projects:
             others = sorted(checked.foreign_projects)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -12,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from meterstream_contracts import EVENT_MODELS, AnyEvent, Event
 from meterstream_contracts.errors import describe_validation_error
-from meterstream_contracts.fields import retention_refusal
+from meterstream_contracts.fields import RetentionWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,22 +45,9 @@ def parse_item(raw: bytes) -> Any:
     return jiter.from_json(raw, catch_duplicate_keys=True, cache_mode="keys")
 
 
-@dataclass(frozen=True, slots=True)
-class Kept:
-    """The times the store keeps: from `oldest` on (the raw tables' `days` of retention)."""
-
-    oldest: datetime
-    days: int
-
-    @classmethod
-    def now(cls, days: int) -> Kept:
-        return cls(datetime.now(UTC) - timedelta(days=days), days)
-
-    def refusal(self, time: datetime) -> str | None:
-        return retention_refusal(time, oldest=self.oldest, days=self.days)
-
-
-def check_items(items: list[Any], *, project: str, kept: Kept | None = None) -> CheckedBatch:
+def check_items(
+    items: list[Any], *, project: str, kept: RetentionWindow | None = None
+) -> CheckedBatch:
     """Events of the key's project, validated one by one (and, with `kept`, refused when
     older than the raw tables keep).
 

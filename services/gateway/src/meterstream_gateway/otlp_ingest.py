@@ -19,7 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from meterstream_contracts import Event
-from meterstream_gateway.items import Kept
+from meterstream_contracts.fields import RetentionWindow
 from meterstream_gateway.otlp import CumulativeToDelta, map_request
 from meterstream_gateway.otlp_traces import map_spans
 from meterstream_gateway.refusals import Refused
@@ -63,7 +63,9 @@ def _check_count(count: int, limit: int, what: str, admit: Admit) -> None:
     admit(count)
 
 
-def _kept(events: Sequence[Event], rejected: list[str], kept: Kept | None) -> list[Event]:
+def _kept(
+    events: Sequence[Event], rejected: list[str], kept: RetentionWindow | None
+) -> list[Event]:
     """The events the raw tables keep; the reasons for the others appended to `rejected`."""
     if kept is None:
         return list(events)
@@ -91,7 +93,7 @@ def export_metrics(
     state: CumulativeToDelta,
     max_points: int,
     admit: Admit,
-    kept: Kept | None = None,
+    kept: RetentionWindow | None = None,
 ) -> Exported:
     request = ExportMetricsServiceRequest()
     decode(body, request, as_json=as_json, what="metrics")
@@ -119,7 +121,7 @@ def export_traces(
     project: str,
     max_spans: int,
     admit: Admit,
-    kept: Kept | None = None,
+    kept: RetentionWindow | None = None,
 ) -> Exported:
     request = ExportTraceServiceRequest()
     decode(body, request, as_json=as_json, what="traces")

@@ -22,7 +22,7 @@ from meterstream_contracts import (
     envelope_as_array,
 )
 from meterstream_contracts.derived import DeadLetter
-from meterstream_contracts.fields import retention_refusal
+from meterstream_contracts.fields import RetentionWindow
 from meterstream_sink.batch import Batch, ConsumedMessage
 from meterstream_sink.guard import DeadLetterGuard
 from meterstream_warehouse import table_for_kind
@@ -108,22 +108,11 @@ def holds_expired(value: bytes, oldest: datetime) -> bool:
         return True
 
 
-@dataclass(frozen=True, slots=True)
-class Retention:
-    """What the raw tables keep: events from `oldest` on (`days` before the batch)."""
-
-    oldest: datetime
-    days: int
-
-    def refusal(self, time: datetime) -> str | None:
-        return retention_refusal(time, oldest=self.oldest, days=self.days)
-
-
 def validate_into(
     target: TableBatch,
     message: ConsumedMessage,
     guard: DeadLetterGuard,
-    retention: Retention | None = None,
+    retention: RetentionWindow | None = None,
 ) -> list[DeadLetter]:
     """Decode and validate one envelope; append valid events to `target`, return dead
     letters: events that break the contract, and (with `retention`) those too old for
@@ -168,7 +157,7 @@ def validate_into(
 
 
 def process_batch(
-    batch: Batch, guard: DeadLetterGuard, retention: Retention | None = None
+    batch: Batch, guard: DeadLetterGuard, retention: RetentionWindow | None = None
 ) -> ProcessedBatch:
     """Route every message to its table: validated envelopes as bytes, others event by
     event (and validated ones holding an event the raw tables would drop)."""
@@ -196,7 +185,7 @@ def revalidate(
     rejected: TableBatch,
     messages: Iterable[ConsumedMessage],
     guard: DeadLetterGuard,
-    retention: Retention | None = None,
+    retention: RetentionWindow | None = None,
 ) -> tuple[TableBatch, list[DeadLetter]]:
     """The slow path for a batch ClickHouse refused: validate every event of every message."""
     again = TableBatch(rejected.table, rejected.kind, ranges=dict(rejected.ranges))

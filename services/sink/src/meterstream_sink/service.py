@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError
@@ -19,7 +18,7 @@ from aiokafka.producer import AIOKafkaProducer
 
 from meterstream_contracts import TOPICS
 from meterstream_contracts.envelope import VALIDATED_HEADER, VALIDATED_HEADER_VALUE
-from meterstream_contracts.fields import DEFAULT_RETENTION_DAYS
+from meterstream_contracts.fields import DEFAULT_RETENTION_DAYS, RetentionWindow
 from meterstream_kafka import KafkaConfig, apply_topics, make_producer, send_messages
 from meterstream_sink.batch import Batch, BatchBuilder, BatchLimits, ConsumedMessage, PollSizer
 from meterstream_sink.config import SinkConfig
@@ -30,7 +29,6 @@ from meterstream_sink.metrics import SinkMetrics
 from meterstream_sink.poison import store_line_by_line
 from meterstream_sink.processor import (
     ProcessedBatch,
-    Retention,
     TableBatch,
     process_batch,
     revalidate,
@@ -192,9 +190,8 @@ class ClickHouseSink:
             if not self._builder.is_empty():
                 await self._store_and_commit(self._builder.take())
 
-    def _retention(self) -> Retention:
-        days = self._retention_days
-        return Retention(datetime.now(UTC) - timedelta(days=days), days)
+    def _retention(self) -> RetentionWindow:
+        return RetentionWindow.ending_now(self._retention_days)
 
     async def _store_and_commit(self, batch: Batch) -> None:
         self._faults.batch_started()
