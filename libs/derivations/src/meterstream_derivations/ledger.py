@@ -98,7 +98,7 @@ def api_cost_priced(cost: ApiCost, prices: Prices) -> tuple[float, str, str]:
     price = prices.price(cost.provider, cost.model, cost.time)
     if price is not None:
         usage = _usage(cost)
-        tier_price = price.at_tier(price.tier_of(usage.input_tokens))
+        tier_price = price.for_usage(usage)
         return tier_price.cost_usd(usage), tier_price.version, source_of(price)
     if cost.cost_usd is not None:
         return cost.cost_usd, cost.price_version or REPORTED, "reported"
@@ -249,7 +249,7 @@ def plan_repricing(
             charged.reasoning_tokens,
             calls=max(charged.count, 1),
         )
-        price = found.at_tier(found.tier_of(usage.input_tokens / usage.calls))
+        price = found.for_usage(usage)
         if price.version == charged.price_version:
             continue
         new_cost = price.cost_usd(usage)

@@ -81,13 +81,19 @@ class ModelPrice:
     def at_tier(self, tier: int) -> ModelPrice:
         return self if tier == 0 else self.tiers[tier - 1][1]
 
+    def for_usage(self, usage: Usage) -> ModelPrice:
+        """The prices of the tier `usage` falls in: of one call, or of calls that all fall
+        in one tier (the tier of their mean input)."""
+        if not self.tiers:
+            return self
+        return self.at_tier(self.tier_of(usage.input_tokens / max(usage.calls, 1)))
+
     def cost_usd(self, usage: Usage) -> float:
         """The cost of `usage`: of one call, or of calls that all fall in one tier (the
         tier is that of their mean input)."""
-        if self.tiers:
-            price = self.at_tier(self.tier_of(usage.input_tokens / max(usage.calls, 1)))
-            if price is not self:
-                return price.cost_usd(usage)
+        price = self.for_usage(usage)
+        if price is not self:
+            return price.cost_usd(usage)
         prompt = self.prompt_per_million
         write = prompt if self.cache_write_per_million is None else self.cache_write_per_million
         write_1h = (
@@ -235,7 +241,7 @@ class PricingRegistry:
     ) -> tuple[float, str]:
         """(cost in USD, price version used: of the tier the usage's input falls in)."""
         price = self.price_at(provider, model, at)
-        tier = price.at_tier(price.tier_of(usage.input_tokens / max(usage.calls, 1)))
+        tier = price.for_usage(usage)
         return tier.cost_usd(usage), tier.version
 
     def apply_record(self, record: Mapping[str, Any]) -> None:
