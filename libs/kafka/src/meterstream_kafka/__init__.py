@@ -15,8 +15,8 @@ from meterstream_kafka.producer import make_producer, send_messages
 from meterstream_kafka.publish import publish_events, publish_once
 from meterstream_kafka.registry_feed import RegistryFeed
 from meterstream_kafka.replay import read_topics
-from meterstream_kafka.topic_admin import apply_topics
-from meterstream_kafka.topic_plan import ObservedTopic, TopicChange, plan_topics
+from meterstream_kafka.topic_admin import apply_topics, replication_of
+from meterstream_kafka.topic_plan import ObservedTopic, Replication, TopicChange, plan_topics
 
 __all__ = [
     "KafkaConfig",
@@ -25,6 +25,7 @@ __all__ = [
     "LocalBrokerError",
     "ObservedTopic",
     "RegistryFeed",
+    "Replication",
     "TopicChange",
     "apply_topics",
     "catalogue_end_offsets",
@@ -38,6 +39,7 @@ __all__ = [
     "publish_events",
     "publish_once",
     "read_topics",
+    "replication_of",
     "send_messages",
     "start_group_at_end",
 ]

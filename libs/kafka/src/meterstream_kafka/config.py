@@ -26,7 +26,12 @@ class KafkaConfig(BaseSettings):
     linger_ms: int = Field(5, ge=0, le=1000)
     max_batch_bytes: int = Field(1_048_576, ge=16_384)
     request_timeout_ms: int = Field(30_000, ge=1000)
-    replication_factor: int = Field(1, ge=1, description="For topics this project creates.")
+    replication_factor: int | None = Field(
+        None,
+        ge=1,
+        description="Copies of each partition of the topics this project creates; unset, the"
+        " cluster's size decides (3 with three brokers or more, min.insync.replicas 2).",
+    )
 
     @property
     def compression_type(self) -> str | None:

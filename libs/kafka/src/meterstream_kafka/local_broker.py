@@ -1,4 +1,5 @@
-"""Control of the local single-node Apache Kafka broker run by `infra/kafka/broker.sh`."""
+"""Control of the local Apache Kafka brokers run by `infra/kafka/broker.sh`: one node, or a
+cluster of several on this machine."""
 
 from __future__ import annotations
 
@@ -24,8 +25,21 @@ def find_broker_script(start: Path | None = None) -> Path:
 
 
 @dataclass(frozen=True, slots=True)
+class BrokerNode:
+    """One node of the local cluster as broker.sh reports it."""
+
+    node: int
+    """1-based, the node's `node.id`."""
+    address: str
+    pid: int | None
+    """While it runs."""
+
+
+@dataclass(frozen=True, slots=True)
 class LocalBroker:
-    """A real Apache Kafka broker process on 127.0.0.1, started and stopped by PID.
+    """Real Apache Kafka broker processes on this machine, started and stopped by PID: one
+    node, or with MS_KAFKA_BROKERS=N in `settings` a cluster of N (each broker and
+    controller, its own process, ports and data folder).
 
     `settings` are broker.sh's environment (MS_KAFKA_PORT, MS_KAFKA_DATA, ...),
     so a second broker can run beside the first one.
@@ -34,10 +48,10 @@ class LocalBroker:
     script: Path
     settings: tuple[tuple[str, str], ...] = ()
 
-    def _run(self, command: str, timeout: float) -> str:
+    def _run(self, command: str, timeout: float, *args: str) -> str:
         try:
             done = subprocess.run(
-                ["bash", str(self.script), command],
+                ["bash", str(self.script), command, *args],
                 env={**os.environ, **dict(self.settings)},
                 capture_output=True,
                 text=True,
@@ -51,20 +65,37 @@ class LocalBroker:
         return done.stdout.strip()
 
     def start(self, *, timeout: float = 600.0) -> str:
-        """Start the broker (fetching jars the first time); returns its bootstrap address."""
+        """Start every node (fetching jars the first time); returns the bootstrap addresses."""
         return self._run("start", timeout).splitlines()[-1]
 
     def stop(self) -> None:
-        self._run("stop", 60.0)
+        self._run("stop", 60.0 * len(self.nodes()))
+
+    def start_node(self, node: int, *, timeout: float = 120.0) -> None:
+        """Start one node of the cluster again (on its data)."""
+        self._run("start", timeout, str(node))
+
+    def stop_node(self, node: int) -> None:
+        """Stop one node in order (SIGTERM: it hands its leaderships over first)."""
+        self._run("stop", 60.0, str(node))
+
+    def nodes(self) -> list[BrokerNode]:
+        """Every node, with its PID while it runs."""
+        found = []
+        for number, line in enumerate(self._run("status", 30.0).splitlines(), start=1):
+            words = line.split()
+            running = words[0] == "running"
+            found.append(BrokerNode(number, words[-1], int(words[1]) if running else None))
+        return found
 
     def reset(self) -> None:
         """Stop it and delete its data folder."""
         self._run("reset", 60.0)
 
     def is_running(self) -> bool:
-        return self._run("status", 30.0).startswith("running")
+        """Whether every node runs."""
+        return all(node.pid is not None for node in self.nodes())
 
     def pid(self) -> int | None:
-        """The broker's PID while it runs."""
-        words = self._run("status", 30.0).split()
-        return int(words[1]) if words and words[0] == "running" else None
+        """The first node's PID while it runs."""
+        return self.nodes()[0].pid

@@ -10,7 +10,13 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from meterstream_contracts.topics import TopicSpec
 from meterstream_kafka.config import KafkaConfig
 from meterstream_kafka.errors import KafkaError
-from meterstream_kafka.topic_plan import ObservedTopic, TopicChange, plan_topics
+from meterstream_kafka.topic_plan import (
+    MIN_INSYNC,
+    ObservedTopic,
+    Replication,
+    TopicChange,
+    plan_topics,
+)
 
 _UNKNOWN_TOPIC = 3
 _TOPIC_EXISTS = 36
@@ -22,14 +28,17 @@ async def observe_topics(
     """Partition counts and the catalogue-relevant configs of the topics that exist."""
     specs = list(specs)
     described = await admin.describe_topics([spec.name for spec in specs])
-    counts = {
-        item["topic"]: len(item["partitions"])
-        for item in described
-        if item["error_code"] != _UNKNOWN_TOPIC and item["partitions"]
-    }
+    found = [
+        item for item in described if item["error_code"] != _UNKNOWN_TOPIC and item["partitions"]
+    ]
+    counts = {item["topic"]: len(item["partitions"]) for item in found}
     if not counts:
         return {}
-    wanted_keys = {spec.name: spec.broker_config().keys() for spec in specs}
+    replicas = {
+        item["topic"]: min(len(partition["replicas"]) for partition in item["partitions"])
+        for item in found
+    }
+    wanted_keys = {spec.name: [*spec.broker_config(), MIN_INSYNC] for spec in specs}
     resources = [
         ConfigResource(ConfigResourceType.TOPIC, name, dict.fromkeys(wanted_keys[name]))
         for name in counts
@@ -41,7 +50,30 @@ async def observe_topics(
             configs[resource["resource_name"]] = {
                 entry["config_names"]: entry["config_value"] for entry in entries
             }
-    return {name: ObservedTopic(name, counts[name], configs[name]) for name in counts}
+    return {
+        name: ObservedTopic(name, counts[name], configs[name], replicas[name]) for name in counts
+    }
+
+
+async def cluster_replication(admin: AIOKafkaAdminClient, config: KafkaConfig) -> Replication:
+    """The replication the catalogue's topics get on this cluster (its brokers counted)."""
+    brokers = len((await admin.describe_cluster())["brokers"])
+    try:
+        return Replication.for_cluster(brokers, config.replication_factor)
+    except ValueError as error:
+        raise KafkaError(f"{error} (at {config.bootstrap_servers})") from error
+
+
+async def replication_of(config: KafkaConfig) -> Replication:
+    """The replication of this project's topics on the cluster at `config`."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=config.bootstrap_servers, request_timeout_ms=config.request_timeout_ms
+    )
+    await admin.start()
+    try:
+        return await cluster_replication(admin, config)
+    finally:
+        await admin.close()
 
 
 async def apply_topics(
@@ -61,9 +93,10 @@ async def apply_topics(
     )
     await admin.start()
     try:
-        changes = plan_topics(specs, await observe_topics(admin, specs))
+        replication = await cluster_replication(admin, config)
+        changes = plan_topics(specs, await observe_topics(admin, specs), replication)
         if not dry_run:
-            await _run_changes(admin, changes, config, add_partitions=add_partitions)
+            await _run_changes(admin, changes, replication, add_partitions=add_partitions)
     finally:
         await admin.close()
     return changes
@@ -72,7 +105,7 @@ async def apply_topics(
 async def _run_changes(
     admin: AIOKafkaAdminClient,
     changes: list[TopicChange],
-    config: KafkaConfig,
+    replication: Replication,
     *,
     add_partitions: bool,
 ) -> None:
@@ -80,8 +113,8 @@ async def _run_changes(
         NewTopic(
             change.spec.name,
             change.spec.partitions,
-            config.replication_factor,
-            topic_configs=change.spec.broker_config(),
+            replication.factor,
+            topic_configs=replication.topic_config(change.spec),
         )
         for change in changes
         if change.action == "create"
@@ -92,7 +125,9 @@ async def _run_changes(
             if error["error_code"] not in (0, _TOPIC_EXISTS):
                 raise KafkaError(f"creating {error['topic']}: {error['error_message']}")
     alters = [
-        ConfigResource(ConfigResourceType.TOPIC, change.spec.name, change.spec.broker_config())
+        ConfigResource(
+            ConfigResourceType.TOPIC, change.spec.name, replication.topic_config(change.spec)
+        )
         for change in changes
         if change.action == "alter_config"
     ]

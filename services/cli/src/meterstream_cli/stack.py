@@ -60,6 +60,8 @@ class StackPlan:
     api_port: int = 8090
     otlp_grpc_port: int = 4317
     local_broker: bool = True
+    brokers: int = 1
+    """Nodes of the local Kafka cluster (with 3: topics replicated 3 times, 2 in sync)."""
     local_clickhouse: bool = True
     fresh_groups: bool = False
     """New consumer groups placed at the topics' end: only what comes next is consumed (the
@@ -142,11 +144,16 @@ class LocalStack:
         plan.state_dir.mkdir(parents=True, exist_ok=True)
         stores: dict[str, int] = {}
         if plan.local_broker and "MS_KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
-            say("starting the local Apache Kafka broker (the first run downloads its jars)")
-            broker = LocalBroker(find_broker_script())
-            self.broker = broker if broker.pid() is None else None
+            what = "broker" if plan.brokers == 1 else f"cluster of {plan.brokers} brokers"
+            say(f"starting the local Apache Kafka {what} (the first run downloads its jars)")
+            broker = LocalBroker(
+                find_broker_script(), settings=(("MS_KAFKA_BROKERS", str(plan.brokers)),)
+            )
+            self.broker = broker if not any(node.pid for node in broker.nodes()) else None
             self.kafka = KafkaConfig(bootstrap_servers=broker.start())
-            stores["broker"] = broker.pid() or 0
+            for node in broker.nodes():
+                name = "broker" if plan.brokers == 1 else f"broker-{node.node}"
+                stores[name] = node.pid or 0
         if plan.local_clickhouse and self.warehouse.backend == "server" and not _url_set():
             say("starting the local ClickHouse server")
             server = LocalClickHouse(find_clickhouse_script())

@@ -68,6 +68,15 @@ def up(  # noqa: PLR0917 (typer reads the options from the parameters)
     local_broker: Annotated[
         bool, typer.Option(help="Start the local Apache Kafka broker (else MS_KAFKA_*).")
     ] = True,
+    brokers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=9,
+            help="Nodes of the local Kafka cluster, each its own process (3: every topic"
+            " replicated 3 times, 2 replicas in sync for a write).",
+        ),
+    ] = 1,
     local_clickhouse: Annotated[
         bool, typer.Option(help="Start the local ClickHouse server (else MS_WAREHOUSE_URL).")
     ] = True,
@@ -81,6 +90,7 @@ def up(  # noqa: PLR0917 (typer reads the options from the parameters)
         api_port=api_port,
         otlp_grpc_port=otlp_grpc_port,
         local_broker=local_broker,
+        brokers=brokers,
         local_clickhouse=local_clickhouse,
     )
     stack = LocalStack(plan)

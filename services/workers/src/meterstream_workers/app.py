@@ -15,7 +15,7 @@ import faust
 
 from meterstream_alerting.notify import LogNotifier, Notifier, WebhookNotifier
 from meterstream_alerting.rules import load_rules, shipped_rules
-from meterstream_kafka import KafkaConfig
+from meterstream_kafka import KafkaConfig, Replication
 from meterstream_workers.agents_alerts import add_alert_agents
 from meterstream_workers.agents_inference import add_inference_agents
 from meterstream_workers.agents_training import add_feedback_agent, add_training_agent
@@ -35,7 +35,11 @@ def _store(config: WorkerConfig) -> str:
     return config.store
 
 
-def create_app(config: WorkerConfig, kafka: KafkaConfig) -> faust.App:
+def create_app(
+    config: WorkerConfig, kafka: KafkaConfig, replication: Replication | None = None
+) -> faust.App:
+    """`replication`: of faust's changelogs, as the catalogue's topics (one broker: none)."""
+    replication = replication or Replication.for_cluster(1)
     rewind_after_rebalance()  # records dropped in a rebalance are read again, from offset 0 too
     brokers = ";".join(f"kafka://{host}" for host in kafka.bootstrap_servers.split(","))
     # faust names table files after the table, not the app: one folder per app id
@@ -49,13 +53,15 @@ def create_app(config: WorkerConfig, kafka: KafkaConfig) -> faust.App:
         web_enabled=False,
         topic_allow_declare=True,  # faust's own changelogs; ours come from the catalogue
         topic_partitions=4,
+        topic_replication_factor=replication.factor,
+        producer_acks=-1,  # every in-sync replica has a derived record before it counts
         broker_session_timeout=config.session_timeout_s,
         broker_heartbeat_interval=config.session_timeout_s / 3,
         consumer_auto_offset_reset="earliest",
         stream_buffer_maxsize=config.stream_buffer,
     )
     registries = WorkerRegistries()
-    wiring = Wiring(app, config, registries, registries.feed(kafka))
+    wiring = Wiring(app, config, registries, registries.feed(kafka), replication)
 
     @app.task  # type: ignore[untyped-decorator]
     async def let_changelog_writes_queue() -> None:

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from meterstream_contracts import TOPICS, MessageOrigin, encode_event
 from meterstream_contracts.envelope import VALIDATED_HEADER, VALIDATED_HEADER_VALUE
-from meterstream_kafka import RegistryFeed
+from meterstream_kafka import RegistryFeed, Replication
 from meterstream_workers.config import WorkerConfig
 from meterstream_workers.registries import WorkerRegistries
 
@@ -51,6 +51,7 @@ class Wiring:
     config: WorkerConfig
     registries: WorkerRegistries
     feed: RegistryFeed
+    replication: Replication
     _out: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -72,7 +73,13 @@ class Wiring:
 
     def table(self, name: str, *, partitions: int = 4) -> Any:
         """A changelog-backed table, partitioned as the topics its agent reads."""
-        return self.app.Table(name, default=None, partitions=partitions, key_type=str)
+        return self.app.Table(
+            name,
+            default=None,
+            partitions=partitions,
+            key_type=str,
+            extra_topic_configs={"min.insync.replicas": str(self.replication.min_insync)},
+        )
 
     async def publish(self, topic: str, records: Iterable[BaseModel | dict[str, Any]]) -> None:
         """Derived records go out marked validated (the workers built them from models);
