@@ -62,6 +62,19 @@ KEEPALIVE_QUERIES = len(keepalive_statements(0))
 
 
 @dataclass(frozen=True)
+class ServerDefaults:
+    """The users and the analysts' limits when the environment sets none (docker-compose's
+    ClickHouse gets the same; a test compares them)."""
+
+    user: str = "meterstream"
+    password: str = "meterstream"
+    analyst_user: str = "analyst"
+    analyst_password: str = "analyst"
+    analyst_max_memory_bytes: int = 2 * 1024**3
+    analyst_max_execution_s: int = 60
+
+
+@dataclass(frozen=True)
 class ServerSettings:
     data: Path
     http_port: int
@@ -240,17 +253,21 @@ def main() -> int:
     parser.add_argument("--http-port", type=int, default=8123)
     parser.add_argument("--tcp-port", type=int, default=9000)
     args = parser.parse_args()
-    env = os.environ.get
+    env, defaults = os.environ.get, ServerDefaults()
     settings = ServerSettings(
         data=args.data.resolve(),
         http_port=args.http_port,
         tcp_port=args.tcp_port,
-        user=env("MS_CLICKHOUSE_USER", "meterstream"),
-        password=env("MS_CLICKHOUSE_PASSWORD", "meterstream"),
-        analyst_user=env("MS_CLICKHOUSE_ANALYST_USER", "analyst"),
-        analyst_password=env("MS_CLICKHOUSE_ANALYST_PASSWORD", "analyst"),
-        analyst_max_memory_bytes=int(env("MS_CLICKHOUSE_ANALYST_MAX_MEMORY", str(2 * 1024**3))),
-        analyst_max_execution_s=int(env("MS_CLICKHOUSE_ANALYST_MAX_SECONDS", "60")),
+        user=env("MS_CLICKHOUSE_USER", defaults.user),
+        password=env("MS_CLICKHOUSE_PASSWORD", defaults.password),
+        analyst_user=env("MS_CLICKHOUSE_ANALYST_USER", defaults.analyst_user),
+        analyst_password=env("MS_CLICKHOUSE_ANALYST_PASSWORD", defaults.analyst_password),
+        analyst_max_memory_bytes=int(
+            env("MS_CLICKHOUSE_ANALYST_MAX_MEMORY", str(defaults.analyst_max_memory_bytes))
+        ),
+        analyst_max_execution_s=int(
+            env("MS_CLICKHOUSE_ANALYST_MAX_SECONDS", str(defaults.analyst_max_execution_s))
+        ),
     )
     for name in ("user", "analyst_user"):
         value = getattr(settings, name)

@@ -8,6 +8,7 @@
 #   broker.sh start [I]   fetch, format storage once, start every node (or node I),
 #                         wait until each answers; prints the bootstrap addresses
 #   broker.sh stop [I]    stop the nodes this script started (or node I), by PID
+#   broker.sh config [I]  print node I's (1's) server.properties; nothing is started
 #   broker.sh status      one line per node: "running <pid> <host:port>" or "stopped <host:port>"
 #   broker.sh reset       stop and delete the data folder
 #
@@ -82,14 +83,14 @@ voters() {
   echo "$out"
 }
 
-write_config() {
+render_config() {
+  # Node $1's server.properties, on stdout.
   local node="$1" data host port cport
   data="$(data_of "$node")"
   host="$(host_of "$node")"
   port="$(port_of "$node")"
   cport="$(controller_port_of "$node")"
-  mkdir -p "$data/logs"
-  cat >"$(config_of "$node")" <<EOF
+  cat <<EOF
 process.roles=broker,controller
 node.id=${node}
 controller.quorum.voters=$(voters)
@@ -113,6 +114,13 @@ group.initial.rebalance.delay.ms=0
 log.retention.hours=168
 message.max.bytes=8388608
 EOF
+}
+
+write_config() {
+  local node="$1" data
+  data="$(data_of "$node")"
+  mkdir -p "$data/logs"
+  render_config "$node" >"$(config_of "$node")"
   cat >"$data/log4j2.properties" <<'EOF'
 rootLogger.level=WARN
 rootLogger.appenderRef.stdout.ref=STDOUT
@@ -212,28 +220,39 @@ start() {
   bootstrap
 }
 
-stop_node() {
-  local node="$1" pid
-  if ! pid="$(running_pid "$node")"; then
-    log "node $node not running"
-    return 0
-  fi
-  kill -TERM "$pid"
+stop_nodes() {
+  # SIGTERM to every node first: the last node of a quorum cannot shut down in order alone.
+  local node pid pids=() stopping=()
+  for node in "$@"; do
+    if pid="$(running_pid "$node")"; then
+      kill -TERM "$pid"
+      pids+=("$pid")
+      stopping+=("$node")
+    else
+      log "node $node not running"
+    fi
+  done
   for _ in $(seq 1 150); do
-    kill -0 "$pid" 2>/dev/null || break
+    local alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || break
     sleep 0.2
   done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "node $node did not stop in 30s; killing pid $pid"
-    kill -KILL "$pid"
-  fi
-  rm -f "$(pidfile_of "$node")"
-  log "node $node stopped"
+  for pid in "${pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      log "pid $pid did not stop in 30s; killing it"
+      kill -KILL "$pid"
+    fi
+  done
+  for node in "${stopping[@]}"; do
+    rm -f "$(pidfile_of "$node")"
+    log "node $node stopped"
+  done
 }
 
 stop() {
-  local node
-  for node in $(nodes "${1:-}"); do stop_node "$node"; done
+  # shellcheck disable=SC2046
+  stop_nodes $(nodes "${1:-}")
 }
 
 status() {
@@ -252,6 +271,7 @@ case "${1:-}" in
   start) start "${2:-}" ;;
   stop) stop "${2:-}" ;;
   status) status ;;
+  config) render_config "${2:-1}" ;;
   reset) stop; rm -rf "$ROOT" ;;
-  *) echo "usage: $0 fetch|start [node]|stop [node]|status|reset" >&2; exit 2 ;;
+  *) echo "usage: $0 fetch|start [node]|stop [node]|config [node]|status|reset" >&2; exit 2 ;;
 esac

@@ -26,6 +26,14 @@ class KafkaConfig(BaseSettings):
     linger_ms: int = Field(5, ge=0, le=1000)
     max_batch_bytes: int = Field(1_048_576, ge=16_384)
     request_timeout_ms: int = Field(30_000, ge=1000)
+    metadata_max_age_ms: int = Field(
+        5_000,
+        ge=1000,
+        description="How old the clients' view of partition leaders may get. aiokafka retries"
+        " a ListOffsets refused with NOT_LEADER against the same broker until its metadata is"
+        " refreshed (5 minutes by default): a consumer placing a partition after a leader moved"
+        " spun for minutes in the cluster fault tests.",
+    )
     replication_factor: int | None = Field(
         None,
         ge=1,

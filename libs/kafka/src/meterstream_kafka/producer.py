@@ -23,6 +23,7 @@ def make_producer(config: KafkaConfig, *, client_id: str | None = None) -> AIOKa
         max_batch_size=config.max_batch_bytes,
         max_request_size=config.max_batch_bytes * 2,
         request_timeout_ms=config.request_timeout_ms,
+        metadata_max_age_ms=config.metadata_max_age_ms,
     )
 
 

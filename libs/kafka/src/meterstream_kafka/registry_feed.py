@@ -63,7 +63,9 @@ class RegistryFeed:
     async def start(self, *, within_s: float = 30.0) -> None:
         """Read every topic to its end (at most `within_s`), then follow in the background."""
         self._consumer = consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._config.bootstrap_servers, enable_auto_commit=False
+            bootstrap_servers=self._config.bootstrap_servers,
+            enable_auto_commit=False,
+            metadata_max_age_ms=self._config.metadata_max_age_ms,
         )
         ends = await end_offsets(self._config, list(self._handlers))
         partitions = list(ends)

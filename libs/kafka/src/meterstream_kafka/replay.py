@@ -29,6 +29,7 @@ async def read_topics(config: KafkaConfig, topics: list[str]) -> list[StoredMess
         bootstrap_servers=config.bootstrap_servers,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        metadata_max_age_ms=config.metadata_max_age_ms,
     )
     await consumer.start()
     try:

@@ -119,6 +119,7 @@ class ClickHouseSink:
             max_poll_interval_ms=3_600_000,
             fetch_max_bytes=self._config.fetch_max_bytes,
             max_partition_fetch_bytes=self._config.partition_fetch_max_bytes,
+            metadata_max_age_ms=self._kafka.metadata_max_age_ms,
         )
         self._consumer.subscribe([spec.name for spec in specs], listener=_FlushOnRevoke(self))
         self._producer = make_producer(self._kafka, client_id=f"{self._kafka.client_id}-sink-dlq")

@@ -59,6 +59,8 @@ def create_app(
         broker_heartbeat_interval=config.session_timeout_s / 3,
         consumer_auto_offset_reset="earliest",
         stream_buffer_maxsize=config.stream_buffer,
+        consumer_metadata_max_age_ms=kafka.metadata_max_age_ms,
+        producer_metadata_max_age_ms=kafka.metadata_max_age_ms,
     )
     registries = WorkerRegistries()
     wiring = Wiring(app, config, registries, registries.feed(kafka), replication)
