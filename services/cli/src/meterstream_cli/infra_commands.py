@@ -16,28 +16,41 @@ from meterstream_warehouse.queries import latency_by_model, row_counts
 
 console = Console()
 
-broker_app = typer.Typer(help="The local single-node Apache Kafka broker (127.0.0.1).")
+broker_app = typer.Typer(help="The local Apache Kafka broker, or a cluster of several (127.0.0.1).")
 topics_app = typer.Typer(help="The topic catalogue on a broker.")
 warehouse_app = typer.Typer(help="ClickHouse: migrations, retention, counts.")
 
 
+Brokers = Annotated[
+    int, typer.Option(min=1, max=9, help="Nodes of the cluster (3: three-way replication).")
+]
+
+
+def _local(brokers: int) -> LocalBroker:
+    return LocalBroker(find_broker_script(), settings=(("MS_KAFKA_BROKERS", str(brokers)),))
+
+
 @broker_app.command("start")
-def broker_start() -> None:
-    """Fetch Kafka's jars if needed, format storage once, start, wait until it answers."""
-    console.print(LocalBroker(find_broker_script()).start())
+def broker_start(brokers: Brokers = 1) -> None:
+    """Fetch Kafka's jars if needed, format storage once, start every node, wait until each
+    answers; prints the bootstrap addresses."""
+    console.print(_local(brokers).start())
 
 
 @broker_app.command("stop")
-def broker_stop() -> None:
-    """Stop the broker this checkout started (by its PID)."""
-    LocalBroker(find_broker_script()).stop()
+def broker_stop(brokers: Brokers = 1) -> None:
+    """Stop the nodes this checkout started (by their PIDs)."""
+    _local(brokers).stop()
 
 
 @broker_app.command("status")
-def broker_status() -> None:
-    running = LocalBroker(find_broker_script()).is_running()
-    console.print("running" if running else "stopped")
-    raise typer.Exit(0 if running else 1)
+def broker_status(brokers: Brokers = 1) -> None:
+    """Each node, its PID and address; exit 1 unless every node runs."""
+    nodes = _local(brokers).nodes()
+    for node in nodes:
+        state = f"running (pid {node.pid})" if node.pid else "stopped"
+        console.print(f"node {node.node} {node.address} {state}")
+    raise typer.Exit(0 if all(node.pid for node in nodes) else 1)
 
 
 @topics_app.command("apply")
