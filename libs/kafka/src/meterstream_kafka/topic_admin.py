@@ -76,6 +76,18 @@ async def replication_of(config: KafkaConfig) -> Replication:
         await admin.close()
 
 
+async def cluster_id_of(config: KafkaConfig) -> str:
+    """The id of the cluster at `config` (a new one after its storage was formatted again)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=config.bootstrap_servers, request_timeout_ms=config.request_timeout_ms
+    )
+    await admin.start()
+    try:
+        return str((await admin.describe_cluster())["cluster_id"])
+    finally:
+        await admin.close()
+
+
 async def apply_topics(
     config: KafkaConfig,
     specs: Iterable[TopicSpec],

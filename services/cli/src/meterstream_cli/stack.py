@@ -29,6 +29,7 @@ from meterstream_kafka import (
     KafkaConfig,
     LocalBroker,
     apply_topics,
+    cluster_id_of,
     find_broker_script,
     group_lag,
     start_group_at_end,
@@ -184,7 +185,9 @@ class LocalStack:
         self.services["workers"] = worker_process(
             self.kafka,
             app_id=self.workers_group,
-            data_dir=plan.state_dir / "workers",
+            # tables' local state belongs to one cluster's changelogs: a new cluster (another
+            # size, a reset) starts from its own, or faust refuses offsets past the changelog end
+            data_dir=plan.state_dir / "workers" / asyncio.run(cluster_id_of(self.kafka)),
             log_path=self.logs / "workers.log",
         )
         self.services["gateway"] = gateway_process(
