@@ -131,6 +131,18 @@ class Cluster:
         ranked = [node for node, _ in (await self.leaders()).most_common() if node != besides]
         return ranked[0] if ranked else next(n for n in range(1, NODES + 1) if n != besides)
 
+    async def coordinator_of(self, group: str) -> int:
+        """The node coordinating a consumer group (the leader of its offsets partition)."""
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.kafka.bootstrap_servers, request_timeout_ms=10_000
+        )
+        await admin.start()
+        try:
+            node: int = await admin.find_coordinator(group)
+            return node
+        finally:
+            await admin.close()
+
     async def under_replicated(self) -> int:
         """Partitions of the catalogue's topics whose in-sync replicas are not all of them."""
         described = await self._describe([spec.name for spec in TOPICS])

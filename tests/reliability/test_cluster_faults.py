@@ -173,10 +173,10 @@ def run_fault(
     project: str,
     *,
     name: str,
-    fault: Callable[[], None],
+    fault: Callable[[Pipeline], None],
 ) -> None:
-    """Traffic before, during and after `fault()`, the pipeline running; then the checks
-    and the figures of the closing note."""
+    """Traffic before, during and after `fault(pipeline)`, the pipeline running; then the
+    checks and the figures of the closing note."""
     kafka = cluster.kafka
     pipeline = Pipeline(kafka, folder, server_store.env, today_s_end(kafka))
     port = free_port()
@@ -187,7 +187,7 @@ def run_fault(
         with Traffic(cluster, f"http://127.0.0.1:{port}", project) as sent:
             time.sleep(LEAD_S)
             began = time.monotonic()
-            fault()
+            fault(pipeline)
             ended = time.monotonic()
             time.sleep(TRAIL_S)
         stopped = time.monotonic()
@@ -226,17 +226,26 @@ def check(server_store: ServerStore, project: str, ledger: Ledger) -> None:
     assert all(result.ok for result in results), report(results)
 
 
-def kill_leaders(cluster: Cluster) -> Callable[[], None]:
+def kill_leaders(cluster: Cluster) -> Callable[[Pipeline], None]:
     """SIGKILL of the broker leading most partitions of the busiest topic; once it is back
-    and every replica in sync, the same for the leader of most partitions among the others."""
+    and every replica in sync, of the sink group's coordinator, or when that was the first
+    one, of the leader of most partitions among the others."""
 
-    def fault() -> None:
+    def kill_and_return(node: int) -> None:
+        print(f"\n[cluster fault] SIGKILL of node {node}", flush=True)
+        os.kill(cluster.pid(node), signal.SIGKILL)
+        time.sleep(DOWN_S)
+        cluster.broker.start_node(node)
+        asyncio.run(cluster.wait_fully_replicated())
+
+    def fault(pipeline: Pipeline) -> None:
         first = asyncio.run(cluster.busiest_leader())
-        for node in (first, asyncio.run(cluster.busiest_leader(besides=first))):
-            os.kill(cluster.pid(node), signal.SIGKILL)
-            time.sleep(DOWN_S)
-            cluster.broker.start_node(node)
-            asyncio.run(cluster.wait_fully_replicated())
+        kill_and_return(first)
+        coordinator = asyncio.run(cluster.coordinator_of(pipeline.harness.group))
+        if coordinator == first:
+            kill_and_return(asyncio.run(cluster.busiest_leader(besides=first)))
+        else:
+            kill_and_return(coordinator)  # the sink's group moves to another coordinator
 
     return fault
 
@@ -257,7 +266,7 @@ def test_killed_leaders_lose_and_double_nothing_acknowledged(
 def test_a_paused_leader_loses_and_doubles_nothing_acknowledged(
     cluster: Cluster, server_store: ServerStore, tmp_path: Path, project_name: str
 ) -> None:
-    def pause() -> None:
+    def pause(_: Pipeline) -> None:
         pid = cluster.pid(asyncio.run(cluster.busiest_leader()))
         os.kill(pid, signal.SIGSTOP)
         try:
@@ -274,7 +283,7 @@ def test_a_paused_leader_loses_and_doubles_nothing_acknowledged(
 def test_a_rolling_restart_loses_and_doubles_nothing_acknowledged(
     cluster: Cluster, server_store: ServerStore, tmp_path: Path, project_name: str
 ) -> None:
-    def roll() -> None:
+    def roll(_: Pipeline) -> None:
         for node in range(1, 4):
             cluster.broker.stop_node(node)
             cluster.broker.start_node(node)
@@ -286,7 +295,7 @@ def test_a_rolling_restart_loses_and_doubles_nothing_acknowledged(
 def test_a_partitioned_broker_loses_and_doubles_nothing_acknowledged(
     cluster: Cluster, server_store: ServerStore, tmp_path: Path, project_name: str
 ) -> None:
-    def partition() -> None:
+    def partition(_: Pipeline) -> None:
         node = asyncio.run(cluster.busiest_leader())
         cluster.network.cut(node)
         try:

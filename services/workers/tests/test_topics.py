@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from meterstream_kafka import KafkaConfig
+from meterstream_kafka import KafkaConfig, Replication
 from meterstream_workers.app import create_app
 from meterstream_workers.config import WorkerConfig
 from meterstream_workers.topics import CONSUMED_TOPICS
@@ -14,3 +14,16 @@ def test_consumed_topics_are_the_agents_topics(tmp_path: Path) -> None:
     app = create_app(WorkerConfig(data_dir=str(tmp_path)), KafkaConfig())
     subscribed = {topic for agent in app.agents.values() for topic in agent.channel.topics}
     assert subscribed == set(CONSUMED_TOPICS)
+
+
+def test_a_cluster_s_replication_reaches_faust_s_changelogs_and_producers(tmp_path: Path) -> None:
+    three = Replication.for_cluster(3)
+    app = create_app(WorkerConfig(data_dir=str(tmp_path)), KafkaConfig(), three)
+    assert app.conf.topic_replication_factor == 3
+    changelogs = [table.changelog_topic for table in app.tables.values()]
+    assert changelogs
+    assert all(topic.config == {"min.insync.replicas": "2"} for topic in changelogs)
+    settings = {**app.producer._settings_default(), **app.producer._settings_extra()}
+    assert settings["acks"] == -1
+    assert settings["enable_idempotence"] is True
+    assert settings["metadata_max_age_ms"] == KafkaConfig().metadata_max_age_ms
