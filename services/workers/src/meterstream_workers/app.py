@@ -16,7 +16,7 @@ import faust
 from meterstream_alerting.notify import LogNotifier, Notifier, WebhookNotifier
 from meterstream_alerting.rules import load_rules, shipped_rules
 from meterstream_kafka import KafkaConfig, Replication
-from meterstream_workers import idempotent
+from meterstream_workers import faust_patches
 from meterstream_workers.agents_alerts import add_alert_agents
 from meterstream_workers.agents_inference import add_inference_agents
 from meterstream_workers.agents_training import add_feedback_agent, add_training_agent
@@ -42,7 +42,7 @@ def create_app(
     """`replication`: of faust's changelogs, as the catalogue's topics (one broker: none)."""
     replication = replication or Replication.for_cluster(1)
     rewind_after_rebalance()  # records dropped in a rebalance are read again, from offset 0 too
-    idempotent.install()  # a producer's retry never writes a derived record twice
+    faust_patches.install()  # idempotent producers; no crash on a partition being placed
     brokers = ";".join(f"kafka://{host}" for host in kafka.bootstrap_servers.split(","))
     # faust names table files after the table, not the app: one folder per app id
     data_dir = Path(config.data_dir) / config.app_id
