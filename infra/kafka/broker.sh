@@ -104,6 +104,7 @@ num.partitions=4
 auto.create.topics.enable=false
 default.replication.factor=${REPLICAS}
 min.insync.replicas=${MIN_ISR}
+replica.lag.time.max.ms=10000
 offsets.topic.replication.factor=${REPLICAS}
 offsets.topic.num.partitions=8
 transaction.state.log.replication.factor=${REPLICAS}

@@ -10,7 +10,8 @@ connection) or unknown (no answer, a 5xx, or the SDK gave part of it up). Afterw
 every acknowledged completion is stored exactly once, no failed one, an unknown one at
 most once; `reconcile` is clean; and the test prints, per fault, the events acknowledged
 while it lasted, the seconds until both consumer groups' lag was back to 0, and the
-outcome counts. A broker is paused or cut off for 30 s (MS_CLUSTER_FAULT_S)."""
+outcome counts (also appended to .meterstream/artifacts/cluster-faults.txt). A broker is
+paused or cut off for 30 s (MS_CLUSTER_FAULT_S)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,8 @@ from tests.reliability.test_pipeline_faults import Pipeline, today_s_end, traffi
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
+REPORT = REPO / ".meterstream" / "artifacts" / "cluster-faults.txt"
+"""Each run's figures per fault are appended here too."""
 FAULT_S = float(os.environ.get("MS_CLUSTER_FAULT_S", "30"))
 """How long a broker stays paused or cut off: longer than the producers' request timeout
 (30 s), so the writes a stalled leader held are retried on its successor within it."""
@@ -198,12 +201,16 @@ def run_fault(
         pipeline.stop()
     ledger = sent.ledger
     during = ledger.acked_between(began, ended)
-    print(
-        f"\n[cluster fault] {name}: lasted {ended - began:.1f} s; {during} completions"
+    figures = (
+        f"[cluster fault] {name}: lasted {ended - began:.1f} s; {during} completions"
         f" acknowledged during it; consumer lag back to 0 {stopped + drained_s - ended:.1f} s"
         f" after it ended (traffic went on {stopped - ended:.1f} s of that); outcomes"
-        f" {ledger.counts()}",
+        f" {ledger.counts()}"
     )
+    print(f"\n{figures}")
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    with REPORT.open("a") as report_file:
+        report_file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {figures}\n")
     check(server_store, project, ledger)
     assert during > 0, "nothing was acknowledged while one broker was down"
 
@@ -231,8 +238,8 @@ def kill_leaders(cluster: Cluster) -> Callable[[Pipeline], None]:
     and every replica in sync, of the sink group's coordinator, or when that was the first
     one, of the leader of most partitions among the others."""
 
-    def kill_and_return(node: int) -> None:
-        print(f"\n[cluster fault] SIGKILL of node {node}", flush=True)
+    def kill_and_return(node: int, why: str) -> None:
+        print(f"\n[cluster fault] SIGKILL of node {node}, {why}", flush=True)
         os.kill(cluster.pid(node), signal.SIGKILL)
         time.sleep(DOWN_S)
         cluster.broker.start_node(node)
@@ -240,12 +247,13 @@ def kill_leaders(cluster: Cluster) -> Callable[[Pipeline], None]:
 
     def fault(pipeline: Pipeline) -> None:
         first = asyncio.run(cluster.busiest_leader())
-        kill_and_return(first)
+        kill_and_return(first, "the leader of most partitions")
         coordinator = asyncio.run(cluster.coordinator_of(pipeline.harness.group))
         if coordinator == first:
-            kill_and_return(asyncio.run(cluster.busiest_leader(besides=first)))
-        else:
-            kill_and_return(coordinator)  # the sink's group moves to another coordinator
+            other = asyncio.run(cluster.busiest_leader(besides=first))
+            kill_and_return(other, "the leader of most partitions among the others")
+        else:  # the sink's group moves to another coordinator
+            kill_and_return(coordinator, "the sink group's coordinator")
 
     return fault
 

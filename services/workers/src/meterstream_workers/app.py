@@ -63,6 +63,7 @@ def create_app(
         stream_buffer_maxsize=config.stream_buffer,
         consumer_metadata_max_age_ms=kafka.metadata_max_age_ms,
         producer_metadata_max_age_ms=kafka.metadata_max_age_ms,
+        producer_request_timeout=kafka.request_timeout_ms / 1000,  # faust's is 20 minutes
     )
     registries = WorkerRegistries()
     wiring = Wiring(app, config, registries, registries.feed(kafka), replication)
