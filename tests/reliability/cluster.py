@@ -15,10 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient
-
 from meterstream_contracts import TOPICS
-from meterstream_kafka import KafkaConfig, LocalBroker
+from meterstream_kafka import KafkaConfig, LocalBroker, admin_client
 
 NODES = 3
 PORT, CONTROLLER_PORT = 39192, 39193
@@ -133,15 +131,9 @@ class Cluster:
 
     async def coordinator_of(self, group: str) -> int:
         """The node coordinating a consumer group (the leader of its offsets partition)."""
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=self.kafka.bootstrap_servers, request_timeout_ms=10_000
-        )
-        await admin.start()
-        try:
+        async with admin_client(self.kafka) as admin:
             node: int = await admin.find_coordinator(group)
             return node
-        finally:
-            await admin.close()
 
     async def under_replicated(self) -> int:
         """Partitions of the catalogue's topics whose in-sync replicas are not all of them."""
@@ -159,12 +151,6 @@ class Cluster:
         return time.monotonic() - began
 
     async def _describe(self, topics: list[str]) -> list[dict[str, Any]]:
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=self.kafka.bootstrap_servers, request_timeout_ms=10_000
-        )
-        await admin.start()
-        try:
+        async with admin_client(self.kafka) as admin:
             described: list[dict[str, Any]] = await admin.describe_topics(topics)
             return described
-        finally:
-            await admin.close()

@@ -15,7 +15,12 @@ from meterstream_kafka.producer import make_producer, send_messages
 from meterstream_kafka.publish import publish_events, publish_once
 from meterstream_kafka.registry_feed import RegistryFeed
 from meterstream_kafka.replay import read_topics
-from meterstream_kafka.topic_admin import apply_topics, cluster_id_of, replication_of
+from meterstream_kafka.topic_admin import (
+    admin_client,
+    apply_topics,
+    cluster_id_of,
+    replication_of,
+)
 from meterstream_kafka.topic_plan import ObservedTopic, Replication, TopicChange, plan_topics
 
 __all__ = [
@@ -27,6 +32,7 @@ __all__ = [
     "RegistryFeed",
     "Replication",
     "TopicChange",
+    "admin_client",
     "apply_topics",
     "catalogue_end_offsets",
     "cluster_id_of",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import AsyncIterator, Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -64,28 +65,29 @@ async def cluster_replication(admin: AIOKafkaAdminClient, config: KafkaConfig) -
         raise KafkaError(f"{error} (at {config.bootstrap_servers})") from error
 
 
-async def replication_of(config: KafkaConfig) -> Replication:
-    """The replication of this project's topics on the cluster at `config`."""
+@contextlib.asynccontextmanager
+async def admin_client(config: KafkaConfig) -> AsyncIterator[AIOKafkaAdminClient]:
+    """An admin client of the cluster at `config`, started and closed."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=config.bootstrap_servers, request_timeout_ms=config.request_timeout_ms
     )
     await admin.start()
     try:
-        return await cluster_replication(admin, config)
+        yield admin
     finally:
         await admin.close()
+
+
+async def replication_of(config: KafkaConfig) -> Replication:
+    """The replication of this project's topics on the cluster at `config`."""
+    async with admin_client(config) as admin:
+        return await cluster_replication(admin, config)
 
 
 async def cluster_id_of(config: KafkaConfig) -> str:
     """The id of the cluster at `config` (a new one after its storage was formatted again)."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=config.bootstrap_servers, request_timeout_ms=config.request_timeout_ms
-    )
-    await admin.start()
-    try:
+    async with admin_client(config) as admin:
         return str((await admin.describe_cluster())["cluster_id"])
-    finally:
-        await admin.close()
 
 
 async def apply_topics(
@@ -100,17 +102,11 @@ async def apply_topics(
     Partition growth is applied only with `add_partitions` (it re-maps keys).
     """
     specs = list(specs)
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=config.bootstrap_servers, request_timeout_ms=config.request_timeout_ms
-    )
-    await admin.start()
-    try:
+    async with admin_client(config) as admin:
         replication = await cluster_replication(admin, config)
         changes = plan_topics(specs, await observe_topics(admin, specs), replication)
         if not dry_run:
             await _run_changes(admin, changes, replication, add_partitions=add_partitions)
-    finally:
-        await admin.close()
     return changes
 
 
