@@ -34,7 +34,8 @@ from meterstream_sink.processor import (
     revalidate,
 )
 from meterstream_sink.run_deletion import delete_runs_marked_deleted
-from meterstream_warehouse import RejectedBatch, RetriableWarehouseError, Warehouse
+from meterstream_sink.verify import verify_stored
+from meterstream_warehouse import TABLES, RejectedBatch, RetriableWarehouseError, Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +228,11 @@ class ClickHouseSink:
                 processed.dead_letters.extend(more)
                 self.metrics.rows_stored.labels(rows.table).inc(stored)
             rows = again
+        if TABLES[rows.kind].role == "raw":  # a table can drop rows as it writes them
+            lost = await asyncio.to_thread(
+                verify_stored, self._warehouse, rows, processed.dead_letters
+            )
+            processed.dead_letters.extend(lost)
         if rows.table == "training_runs":
             await asyncio.to_thread(delete_runs_marked_deleted, self._warehouse, rows)
 
