@@ -36,7 +36,6 @@ def test_a_cluster_s_replication_reaches_faust_s_changelogs_and_producers(tmp_pa
     assert settings["acks"] == -1
     assert settings["enable_idempotence"] is True
     assert settings["metadata_max_age_ms"] == KafkaConfig().metadata_max_age_ms
-    assert settings["request_timeout_ms"] == KafkaConfig().request_timeout_ms
 
 
 async def test_the_livelock_detector_passes_over_a_partition_being_placed(tmp_path: Path) -> None:

@@ -63,7 +63,8 @@ def create_app(
         stream_buffer_maxsize=config.stream_buffer,
         consumer_metadata_max_age_ms=kafka.metadata_max_age_ms,
         producer_metadata_max_age_ms=kafka.metadata_max_age_ms,
-        producer_request_timeout=kafka.request_timeout_ms / 1000,  # faust's is 20 minutes
+        # faust's own producer_request_timeout (20 minutes) stays: a send that times out
+        # crashes the worker (with 10 s, a leader cut off 30 s did), a long one waits it out
     )
     registries = WorkerRegistries()
     wiring = Wiring(app, config, registries, registries.feed(kafka), replication)
