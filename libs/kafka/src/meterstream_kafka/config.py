@@ -31,7 +31,7 @@ class KafkaConfig(BaseSettings):
         description="How long a request waits for a broker's answer before it is retried (a"
         " produce request on the partition's new leader; producers are idempotent, so a retry"
         " never writes twice). With a leader cut off from the cluster, 30 s held every write to"
-        " its partitions 30 s; 10 s brought the cluster suite's lag back to 0 in 17 s, not 44.",
+        " its partitions 30 s; with 10 s the cluster suite's lag was back to 0 in 17-36 s, not 44.",
     )
     metadata_max_age_ms: int = Field(
         5_000,
