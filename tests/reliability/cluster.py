@@ -116,9 +116,6 @@ class Cluster:
         assert pid is not None, f"node {node} is not running"
         return pid
 
-    def node_of(self, address: str) -> int:
-        return next(n.node for n in self.broker.nodes() if n.address == address)
-
     async def leaders(self) -> Counter[int]:
         """Node id → how many partitions of the raw completions topic (the busiest) it leads."""
         topic = TOPICS.for_kind("completion").name

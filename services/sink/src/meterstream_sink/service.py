@@ -228,7 +228,7 @@ class ClickHouseSink:
                 processed.dead_letters.extend(more)
                 self.metrics.rows_stored.labels(rows.table).inc(stored)
             rows = again
-        if TABLES[rows.kind].role == "raw":  # a table can drop rows as it writes them
+        if TABLES[rows.kind].has_retention:  # its TTL can drop rows as they are written
             lost = await asyncio.to_thread(
                 verify_stored, self._warehouse, rows, processed.dead_letters
             )

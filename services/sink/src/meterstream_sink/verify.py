@@ -42,35 +42,29 @@ def verify_stored(
     if kept >= rows.rows:
         return []
     sent_elsewhere = {(d.source_topic, d.partition, d.offset, d.line) for d in already}
-    places: list[tuple[str, int, int, int, bytes, str]] = []
+    reason = (
+        f"{rows.table} kept {kept} of the {rows.rows} rows of its insert and not this one:"
+        " ClickHouse dropped it as it was written (a TTL already past, or a table setting)"
+    )
+    sent: list[tuple[str, DeadLetter]] = []  # each event's id, and its letter if missing
     for message in rows.messages:
         for line, payload in enumerate(split_envelope(message.value)):
-            if (message.topic, message.partition, message.offset, line) in sent_elsewhere:
-                continue
-            event_id = str(orjson.loads(payload).get("event_id", ""))
-            places.append(
-                (message.topic, message.partition, message.offset, line, payload, event_id)
-            )
+            place = (message.topic, message.partition, message.offset, line)
+            if place not in sent_elsewhere:
+                event_id = str(orjson.loads(payload).get("event_id", ""))
+                sent.append((event_id, DeadLetter(
+                    source_topic=message.topic, partition=message.partition,
+                    offset=message.offset, line=line, reason=reason, payload=payload,
+                )))  # fmt: skip
     held = {
         row["id"]
         for row in warehouse.query_rows(
             "SELECT DISTINCT toString(event_id) AS id FROM {table:Identifier}"
             " WHERE toString(event_id) IN {ids:Array(String)}",
-            params={"table": rows.table, "ids": [place[5] for place in places]},
+            params={"table": rows.table, "ids": [event_id for event_id, _ in sent]},
         )
     }
-    reason = (
-        f"{rows.table} kept {kept} of the {rows.rows} rows of its insert and not this one:"
-        " ClickHouse dropped it as it was written (a TTL already past, or a table setting)"
-    )
-    letters = [
-        DeadLetter(
-            source_topic=topic, partition=partition, offset=offset, line=line,
-            reason=reason, payload=payload,
-        )
-        for topic, partition, offset, line, payload, event_id in places
-        if event_id not in held
-    ]  # fmt: skip
+    letters = [letter for event_id, letter in sent if event_id not in held]
     if letters:
         log.warning("%s: %d rows dropped on insert, dead-lettered", rows.table, len(letters))
     return letters

@@ -6,48 +6,40 @@
 
 ALTER TABLE raw_completions
     ADD COLUMN IF NOT EXISTS insert_token LowCardinality(String)
-        DEFAULT getSetting('insert_deduplication_token');
-ALTER TABLE raw_completions
+        DEFAULT getSetting('insert_deduplication_token'),
     ADD INDEX IF NOT EXISTS idx_insert_token insert_token TYPE bloom_filter(0.001) GRANULARITY 1;
 
 ALTER TABLE raw_grader_scores
     ADD COLUMN IF NOT EXISTS insert_token LowCardinality(String)
-        DEFAULT getSetting('insert_deduplication_token');
-ALTER TABLE raw_grader_scores
+        DEFAULT getSetting('insert_deduplication_token'),
     ADD INDEX IF NOT EXISTS idx_insert_token insert_token TYPE bloom_filter(0.001) GRANULARITY 1;
 
 ALTER TABLE raw_metric_values
     ADD COLUMN IF NOT EXISTS insert_token LowCardinality(String)
-        DEFAULT getSetting('insert_deduplication_token');
-ALTER TABLE raw_metric_values
+        DEFAULT getSetting('insert_deduplication_token'),
     ADD INDEX IF NOT EXISTS idx_insert_token insert_token TYPE bloom_filter(0.001) GRANULARITY 1;
 
 ALTER TABLE raw_preferences
     ADD COLUMN IF NOT EXISTS insert_token LowCardinality(String)
-        DEFAULT getSetting('insert_deduplication_token');
-ALTER TABLE raw_preferences
+        DEFAULT getSetting('insert_deduplication_token'),
     ADD INDEX IF NOT EXISTS idx_insert_token insert_token TYPE bloom_filter(0.001) GRANULARITY 1;
 
 ALTER TABLE raw_training_steps
     ADD COLUMN IF NOT EXISTS insert_token LowCardinality(String)
-        DEFAULT getSetting('insert_deduplication_token');
-ALTER TABLE raw_training_steps
+        DEFAULT getSetting('insert_deduplication_token'),
     ADD INDEX IF NOT EXISTS idx_insert_token insert_token TYPE bloom_filter(0.001) GRANULARITY 1;
 
 ALTER TABLE raw_api_costs
     ADD COLUMN IF NOT EXISTS insert_token LowCardinality(String)
-        DEFAULT getSetting('insert_deduplication_token');
-ALTER TABLE raw_api_costs
+        DEFAULT getSetting('insert_deduplication_token'),
     ADD INDEX IF NOT EXISTS idx_insert_token insert_token TYPE bloom_filter(0.001) GRANULARITY 1;
 
 ALTER TABLE raw_gpu_costs
     ADD COLUMN IF NOT EXISTS insert_token LowCardinality(String)
-        DEFAULT getSetting('insert_deduplication_token');
-ALTER TABLE raw_gpu_costs
+        DEFAULT getSetting('insert_deduplication_token'),
     ADD INDEX IF NOT EXISTS idx_insert_token insert_token TYPE bloom_filter(0.001) GRANULARITY 1;
 
 ALTER TABLE raw_instrument_points
     ADD COLUMN IF NOT EXISTS insert_token LowCardinality(String)
-        DEFAULT getSetting('insert_deduplication_token');
-ALTER TABLE raw_instrument_points
+        DEFAULT getSetting('insert_deduplication_token'),
     ADD INDEX IF NOT EXISTS idx_insert_token insert_token TYPE bloom_filter(0.001) GRANULARITY 1;
