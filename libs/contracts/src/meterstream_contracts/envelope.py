@@ -172,12 +172,23 @@ def pack_by_key(
 
     Returns (key, value) pairs in first-seen key order; event order within a key is kept.
     """
+    lines = ((topic.key_of(event), encode_event(event)) for event in events)
+    return pack_lines_by_key(lines, max_events=max_events, max_bytes=max_bytes)
+
+
+def pack_lines_by_key(
+    lines: Iterable[tuple[bytes, bytes]],
+    *,
+    max_events: int = DEFAULT_MAX_EVENTS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> list[tuple[bytes, bytes]]:
+    """`pack_by_key` for events already encoded: (message key, JSON line) pairs."""
     groups: dict[bytes, list[bytes]] = defaultdict(list)
-    for event in events:
-        groups[topic.key_of(event)].append(encode_event(event))
+    for key, line in lines:
+        groups[key].append(line)
     messages: list[tuple[bytes, bytes]] = []
-    for key, lines in groups.items():
-        messages.extend((key, value) for value in chunk_lines(lines, max_events, max_bytes))
+    for key, group in groups.items():
+        messages.extend((key, value) for value in chunk_lines(group, max_events, max_bytes))
     return messages
 
 

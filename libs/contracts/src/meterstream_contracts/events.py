@@ -14,6 +14,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from meterstream_contracts.fields import (
+    MAX_ERROR_TYPE_CHARS,
     MAX_ID_CHARS,
     FiniteFloat,
     Identifier,
@@ -75,7 +76,7 @@ class Completion(Event):
         " cost the pipeline computes, never instead of it.",
     )
     status: CompletionStatus = "ok"
-    error_type: Annotated[str, Field(max_length=128)] | None = None
+    error_type: Annotated[str, Field(max_length=MAX_ERROR_TYPE_CHARS)] | None = None
     streamed: bool = False
     labels: Labels = Field(default_factory=dict)
 

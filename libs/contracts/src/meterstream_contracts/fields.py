@@ -17,6 +17,7 @@ MAX_LABELS: Final = 32
 MAX_LABEL_KEY_CHARS: Final = 64
 MAX_LABEL_VALUE_CHARS: Final = 256
 MAX_TEXT_CHARS: Final = 4096
+MAX_ERROR_TYPE_CHARS: Final = 128
 MAX_TOKENS: Final = 1 << 40
 
 ProjectName = Annotated[

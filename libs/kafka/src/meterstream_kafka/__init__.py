@@ -12,7 +12,7 @@ from meterstream_kafka.offsets import (
     start_group_at_end,
 )
 from meterstream_kafka.producer import make_producer, send_messages
-from meterstream_kafka.publish import publish_events, publish_once
+from meterstream_kafka.publish import publish_events, publish_lines, publish_once
 from meterstream_kafka.registry_feed import RegistryFeed
 from meterstream_kafka.replay import read_topics
 from meterstream_kafka.topic_admin import (
@@ -44,6 +44,7 @@ __all__ = [
     "new_group_offsets",
     "plan_topics",
     "publish_events",
+    "publish_lines",
     "publish_once",
     "read_topics",
     "replication_of",

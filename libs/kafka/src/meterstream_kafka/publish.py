@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaProducer
 
 from meterstream_contracts import TOPICS, Event, pack_by_key
+from meterstream_contracts.envelope import pack_lines_by_key
 from meterstream_kafka.config import KafkaConfig
 from meterstream_kafka.producer import make_producer, send_messages
 
@@ -29,6 +30,21 @@ async def publish_events(
         await send_messages(producer, spec.name, messages, validated=True)
         sent += len(messages)
     return sent
+
+
+async def publish_lines(
+    producer: AIOKafkaProducer,
+    kind: str,
+    lines: Iterable[tuple[bytes, bytes]],
+    *,
+    max_events_per_envelope: int = 500,
+) -> int:
+    """Send events of `kind` already encoded as their contract's JSON lines ((message key,
+    line) pairs, from an encoder that validated them) and wait for every ack; returns the
+    messages sent."""
+    messages = pack_lines_by_key(lines, max_events=max_events_per_envelope)
+    await send_messages(producer, TOPICS.for_kind(kind).name, messages, validated=True)
+    return len(messages)
 
 
 async def publish_once(

@@ -10,7 +10,7 @@ annotations, which name dependencies local to `create_app`.)
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -35,7 +35,13 @@ from meterstream_gateway.otlp import CumulativeToDelta
 from meterstream_gateway.otlp_grpc import start_grpc
 from meterstream_gateway.otlp_ingest import Exported, export_metrics, export_traces
 from meterstream_gateway.refusals import HTTP_STATUS, Refused
-from meterstream_kafka import KafkaConfig, apply_topics, make_producer, publish_events
+from meterstream_kafka import (
+    KafkaConfig,
+    apply_topics,
+    make_producer,
+    publish_events,
+    publish_lines,
+)
 from meterstream_sdk.keys import KeyRegistry
 from meterstream_sdk.registry_feed import KafkaKeyFeed
 
@@ -109,17 +115,27 @@ class Gateway:
                 retry_after_s=1,
             )
 
-    async def produce(self, events: list[Event], route: str) -> None:
+    async def produce(
+        self,
+        events: list[Event],
+        route: str,
+        completion_lines: Sequence[tuple[bytes, bytes]] = (),
+    ) -> None:
+        """Send `events` and completions already encoded as lines; return once Kafka
+        acknowledged every one."""
         assert self.producer is not None
         started = time.perf_counter()
         try:
-            await publish_events(self.producer, events)
+            if events:
+                await publish_events(self.producer, events)
+            if completion_lines:
+                await publish_lines(self.producer, "completion", completion_lines)
         except Exception as error:
             raise Refused(
                 "kafka_unavailable", f"Kafka did not acknowledge the events: {error}"
             ) from error
         self.metrics.kafka_seconds.observe(time.perf_counter() - started)
-        self.metrics.accepted.labels(route).inc(len(events))
+        self.metrics.accepted.labels(route).inc(len(events) + len(completion_lines))
 
     async def export(self, signal: str, who: Caller, body: bytes, *, as_json: bool) -> Exported:
         """An OTLP export of `signal` (metrics or traces), from either door."""
@@ -149,8 +165,8 @@ class Gateway:
         self.metrics.rejected.labels(f"invalid_{signal}").inc(exported.rejected)
         for outcome, count in (exported.spans or {}).items():
             self.metrics.spans.labels(outcome).inc(count)
-        if exported.events:
-            await self.produce(list(exported.events), f"otlp_{signal}")
+        if exported.events or exported.completion_lines:
+            await self.produce(list(exported.events), f"otlp_{signal}", exported.completion_lines)
         return exported
 
     async def export_grpc(self, signal: str, body: bytes, metadata: dict[str, str]) -> bytes:

@@ -20,6 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from meterstream_contracts import Event
 from meterstream_contracts.fields import RetentionWindow
+from meterstream_gateway import otlp_traces_native
 from meterstream_gateway.otlp import CumulativeToDelta, map_request
 from meterstream_gateway.otlp_traces import map_spans
 from meterstream_gateway.refusals import Refused
@@ -39,6 +40,8 @@ class Exported:
     response: Message
     spans: dict[str, int] | None = None
     """Traces only: spans per outcome (call, other, rejected)."""
+    completion_lines: Sequence[tuple[bytes, bytes]] = ()
+    """Traces only: completions already encoded, validated, by the fast path (key, line)."""
 
 
 def decode(body: bytes, message: Message, *, as_json: bool, what: str) -> None:
@@ -123,13 +126,21 @@ def export_traces(
     admit: Admit,
     kept: RetentionWindow | None = None,
 ) -> Exported:
-    request = ExportTraceServiceRequest()
-    decode(body, request, as_json=as_json, what="traces")
-    spans = sum(
-        len(scope.spans) for resource in request.resource_spans for scope in resource.scope_spans
-    )
-    _check_count(spans, max_spans, "spans", admit)
-    mapped = map_spans(request, project=project)
+    fast = None if as_json else otlp_traces_native.parse(body)
+    if fast is not None:
+        _check_count(fast.span_count, max_spans, "spans", admit)
+        oldest = kept.oldest if kept is not None else None
+        mapped = otlp_traces_native.map_request(fast, body, project=project, oldest=oldest)
+    else:
+        request = ExportTraceServiceRequest()
+        decode(body, request, as_json=as_json, what="traces")
+        spans = sum(
+            len(scope.spans)
+            for resource in request.resource_spans
+            for scope in resource.scope_spans
+        )
+        _check_count(spans, max_spans, "spans", admit)
+        mapped = map_spans(request, project=project)
     events = _kept(mapped.events, mapped.rejected, kept)
     response = ExportTraceServiceResponse()
     message = _message(mapped.rejected)
@@ -137,4 +148,4 @@ def export_traces(
         response.partial_success.rejected_spans = len(mapped.rejected)
         response.partial_success.error_message = message
     outcomes = {"call": mapped.calls, "other": mapped.other_spans, "rejected": len(mapped.rejected)}
-    return Exported(events, len(mapped.rejected), message, response, outcomes)
+    return Exported(events, len(mapped.rejected), message, response, outcomes, mapped.lines)

@@ -18,21 +18,24 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span, Status
 from pydantic import ValidationError
 
 from meterstream_contracts import Completion, Event, GraderScore
 from meterstream_contracts.errors import describe_validation_error
-from meterstream_contracts.fields import MAX_LABEL_VALUE_CHARS
+from meterstream_contracts.fields import MAX_ERROR_TYPE_CHARS, MAX_LABEL_VALUE_CHARS
 from meterstream_pricing.readers import SPAN_USAGE_ATTRIBUTES, usage_from_span
 
 MODEL_OPERATIONS = frozenset(
     {"chat", "text_completion", "generate_content", "embeddings", "completion", "responses"}
 )
+MODEL_SPAN_KINDS = ("LLM", "EMBEDDING")
+"""OpenInference span kinds of model calls."""
 MODEL = (
     "gen_ai.response.model",
     "gen_ai.request.model",
@@ -74,6 +77,8 @@ READ = frozenset(
 @dataclass(slots=True)
 class MappedSpans:
     events: list[Event] = field(default_factory=list)
+    lines: list[tuple[bytes, bytes]] = field(default_factory=list)
+    """Completions the fast path (meterstream_otlp_native) encoded: (message key, line)."""
     calls: int = 0
     scores: int = 0
     other_spans: int = 0
@@ -108,7 +113,7 @@ def is_model_call(attributes: Mapping[str, Any]) -> bool:
     if operation is not None and operation not in MODEL_OPERATIONS:
         return False
     kind = attributes.get("openinference.span.kind")
-    if kind is not None and str(kind).upper() not in ("LLM", "EMBEDDING"):
+    if kind is not None and str(kind).upper() not in MODEL_SPAN_KINDS:
         return False
     return _first(attributes, MODEL) is not None
 
@@ -126,9 +131,12 @@ def call_ids(trace_id: bytes, span_id: bytes) -> tuple[str, str]:
     return f"otel-{trace_id.hex()}-{span_id.hex()}", stable_uuid(trace_id, span_id)
 
 
-def _time(nanos: int) -> float:
-    """Unix seconds; the contract makes the UTC datetime (microseconds are kept)."""
-    return nanos / 1e9
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _time(nanos: int) -> datetime:
+    """The UTC time of Unix nanoseconds, to the microsecond (truncated, exactly: no float)."""
+    return _EPOCH + timedelta(microseconds=nanos // 1000)
 
 
 def labels_of(attributes: Mapping[str, Any]) -> dict[str, str]:
@@ -168,7 +176,9 @@ def completion_record(
         "cache_creation_tokens": usage.cache_creation_input_tokens,
         "reasoning_tokens": usage.reasoning_tokens,
         "status": "error" if failed or error_type else "ok",
-        "error_type": str(error_type)[:128] if error_type else ("error" if failed else None),
+        "error_type": str(error_type)[:MAX_ERROR_TYPE_CHARS]
+        if error_type
+        else ("error" if failed else None),
         "streamed": bool(attributes.get("gen_ai.request.stream", False)),
         "labels": {**resource_labels, **labels_of(attributes)},
     }
@@ -214,18 +224,27 @@ def score_records(span: Span, completion_id: str, project: str) -> list[dict[str
     return records
 
 
+def resource_labels(resource_spans: ResourceSpans) -> dict[str, str]:
+    return labels_of(attributes_of(resource_spans.resource.attributes, READ))
+
+
 def map_spans(request: ExportTraceServiceRequest, *, project: str) -> MappedSpans:
     mapped = MappedSpans()
     for resource_spans in request.resource_spans:
-        resource = labels_of(attributes_of(resource_spans.resource.attributes, READ))
+        resource = resource_labels(resource_spans)
         for scope in resource_spans.scope_spans:
             for span in scope.spans:
-                attributes = attributes_of(span.attributes, READ)
-                if not is_model_call(attributes):
-                    mapped.other_spans += 1
-                    continue
-                _map_call(span, attributes, resource, project, mapped)
+                map_span(span, resource, project, mapped)
     return mapped
+
+
+def map_span(span: Span, resource: dict[str, str], project: str, mapped: MappedSpans) -> None:
+    """One span into `mapped`: a completion (and its scores), a rejection, or counted."""
+    attributes = attributes_of(span.attributes, READ)
+    if not is_model_call(attributes):
+        mapped.other_spans += 1
+        return
+    _map_call(span, attributes, resource, project, mapped)
 
 
 def _map_call(
