@@ -21,6 +21,8 @@ import grpc
 import httpx
 import pytest
 from google.rpc import error_details_pb2, status_pb2
+from meterstream_otlp_native import TraceRequest
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
     OTLPMetricExporter as GrpcMetricExporter,
 )
@@ -44,6 +46,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from meterstream_cli.processes import ServiceProcess, free_port, gateway_process
 from meterstream_contracts.api_keys import hash_key
+from meterstream_gateway.otlp_traces_native import RULES
 from meterstream_kafka import KafkaConfig
 from meterstream_query import MetricRef, SeriesQuery, TimeRange, metric_series
 from tests.helpers import ServerStore
@@ -263,6 +266,8 @@ def test_an_instrumented_openai_client_s_calls_arrive_as_completions(
     )
     tracing = TracerProvider(resource=Resource.create({"service.name": "instrumented"}))
     tracing.add_span_processor(SimpleSpanProcessor(exporter))
+    recorded = InMemorySpanExporter()
+    tracing.add_span_processor(SimpleSpanProcessor(recorded))
     instrumentor = OpenAIInstrumentor()  # type: ignore[no-untyped-call]
     instrumentor.instrument(tracer_provider=tracing)
     try:
@@ -306,6 +311,11 @@ def test_an_instrumented_openai_client_s_calls_arrive_as_completions(
             7,
         )
         assert call["latency_ms"] > 0
+    # The instrumentation's own spans are what the gateway's fast path (Rust) is for: all
+    # three mapped by it, none left to the reference mapping.
+    body = encode_spans(recorded.get_finished_spans()).SerializeToString()
+    lines, other, deferred = TraceRequest.parse(body).map_calls(RULES, receiver.project, 0)
+    assert (len(lines), other, deferred) == (3, 0, [])
 
 
 def test_an_exporter_s_retry_of_the_same_spans_is_stored_once(
