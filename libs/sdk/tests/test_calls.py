@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
+import orjson
 import pytest
 
 from meterstream_contracts import Completion, InstrumentPoint, MetricKey, MetricValue
@@ -182,6 +183,17 @@ def test_metric_key_records_carry_category(offline: Offline) -> None:
     (key,) = decode_envelope(lines[0], kind="metric_key").events
     assert isinstance(key, MetricKey)
     assert key.category == "user"
+
+
+def test_a_metric_value_line_names_its_category(offline: Offline) -> None:
+    """The sink stores the SDK's (validated) lines as they are: a field left out takes the
+    column's default, which for a metric value's category is '' and not the contract's."""
+    client, _ = offline
+    client.register_key("thumbs_up", kind="bool")
+    client.log_metric(True, "c-1", "thumbs_up")
+    lines = [envelope.value() for envelope in client._emitter.buffer.take()]
+    (value,) = [orjson.loads(line) for line in lines if b'"metric_value"' in line]
+    assert value["category"] == "user"
 
 
 def test_a_completion_leaves_out_only_fields_at_their_contract_default(offline: Offline) -> None:

@@ -277,6 +277,9 @@ class _Api:
                 "completion_id": completion_id,
                 "key": feedback_key,
                 "value": number,
+                # Written out: the sink stores the SDK's lines as they are, and the column's
+                # own default is '' where the contract's is "user".
+                "category": "user",
             },
         )
 
