@@ -2,7 +2,7 @@
 
 from meterstream_kafka.config import KafkaConfig
 from meterstream_kafka.errors import KafkaError, LocalBrokerError
-from meterstream_kafka.lag import group_lag
+from meterstream_kafka.lag import every_group_lag, group_lag
 from meterstream_kafka.local_broker import LocalBroker, find_broker_script
 from meterstream_kafka.offsets import (
     catalogue_end_offsets,
@@ -38,6 +38,7 @@ __all__ = [
     "cluster_id_of",
     "commit_group_offsets",
     "end_offsets",
+    "every_group_lag",
     "find_broker_script",
     "group_lag",
     "make_producer",

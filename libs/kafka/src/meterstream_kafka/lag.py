@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 from aiokafka import TopicPartition
@@ -40,3 +41,34 @@ async def group_lag(
         done = meta.offset if meta is not None and meta.offset >= 0 else 0
         lag[partition] = max(0, end - done)
     return lag
+
+
+async def every_group_lag(
+    config: KafkaConfig, groups: Iterable[str] | None = None
+) -> dict[str, int]:
+    """Messages not yet committed per consumer group (summed over the partitions it has
+    committed offsets for): the `groups` named, else every group on the cluster."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=config.bootstrap_servers, request_timeout_ms=config.request_timeout_ms
+    )
+    await admin.start()
+    try:
+        names = (
+            sorted(groups)
+            if groups is not None
+            else sorted(str(group[0]) for group in await admin.list_consumer_groups())
+        )
+        answers = await asyncio.gather(*(admin.list_consumer_group_offsets(name) for name in names))
+    finally:
+        await admin.close()
+    committed = dict(zip(names, answers, strict=True))
+    topics = {partition.topic for offsets in committed.values() for partition in offsets}
+    ends = await end_offsets(config, topics) if topics else {}
+    return {
+        group: sum(
+            max(0, ends.get(partition, meta.offset) - meta.offset)
+            for partition, meta in offsets.items()
+            if meta.offset >= 0
+        )
+        for group, offsets in committed.items()
+    }

@@ -24,7 +24,12 @@ async def end_offsets(config: KafkaConfig, topics: Iterable[str]) -> dict[TopicP
             for item in described
             for part in item["partitions"]
         ]
-        return dict(await consumer.end_offsets(partitions)) if partitions else {}
+        if not partitions:
+            return {}
+        # Assigned first, the partitions' leaders are in the consumer's metadata at once;
+        # unassigned, end_offsets waits about 2 s for a metadata refresh that adds them.
+        consumer.assign(partitions)
+        return dict(await consumer.end_offsets(partitions))
     finally:
         await consumer.stop()
         await admin.close()

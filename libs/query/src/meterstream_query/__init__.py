@@ -9,7 +9,13 @@ from meterstream_query.costs import (
     unpriced_report,
 )
 from meterstream_query.errors import InvalidQuery, NotFound, QueryError
-from meterstream_query.feedback import feedback_values, leaderboard, preference_win_rates
+from meterstream_query.feedback import (
+    feedback_values,
+    leaderboard,
+    preference_keys,
+    preference_win_rates,
+)
+from meterstream_query.health import pipeline_health
 from meterstream_query.metrics import CATEGORIES, Category, MetricRef, list_metrics
 from meterstream_query.series import (
     AGGREGATIONS,
@@ -58,6 +64,8 @@ __all__ = [
     "list_runs",
     "metric_series",
     "parse_duration",
+    "pipeline_health",
+    "preference_keys",
     "preference_win_rates",
     "run_analyst_sql",
     "run_history",

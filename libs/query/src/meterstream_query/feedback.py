@@ -174,3 +174,18 @@ def preference_win_rates(
         "same_model_pairs": same_model,
         "unmatched": unmatched,
     }
+
+
+def preference_keys(
+    warehouse: Warehouse, *, project: str, time_range: TimeRange
+) -> list[dict[str, Any]]:
+    """The preference keys with comparisons in `time_range`, busiest first."""
+    return warehouse.query_rows(
+        """
+        SELECT key, count() AS comparisons FROM raw_preferences FINAL
+        WHERE project = {project:String}
+          AND time >= {start:DateTime64(6, 'UTC')} AND time < {end:DateTime64(6, 'UTC')}
+        GROUP BY key ORDER BY comparisons DESC, key LIMIT 100
+        """,
+        params={"project": project, **time_range.bounds},
+    )

@@ -40,19 +40,26 @@ class SeriesQuery:
     time_range: TimeRange
     interval_s: int | None = None
     group_by: tuple[str, ...] = ()
-    """'model' and/or 'label:<name>'."""
+    """'model', 'error_type' (system metrics) and/or 'label:<name>'."""
     filters: Mapping[str, str] = field(default_factory=dict)
-    """'model' or 'label:<name>' → the value it must equal."""
+    """'model', 'error_type' or 'label:<name>' → the value it must equal."""
 
     def __post_init__(self) -> None:
         if self.aggregation not in AGGREGATIONS:
             raise InvalidQuery("aggregation", f"must be one of {', '.join(AGGREGATIONS)}")
         for name in (*self.group_by, *self.filters):
-            _check_dimension(name, field="group_by" if name in self.group_by else "filters")
+            field = "group_by" if name in self.group_by else "filters"
+            _check_dimension(name, field=field)
+            if name == "error_type" and self.metric.category != "system":
+                raise InvalidQuery(field, "'error_type' is a dimension of system metrics only")
 
     @property
     def needs_raw(self) -> bool:
-        return any(name.startswith("label:") for name in (*self.group_by, *self.filters))
+        """Label and error-type dimensions live in the raw rows only (not in rollups)."""
+        return any(
+            name.startswith("label:") or name == "error_type"
+            for name in (*self.group_by, *self.filters)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,16 +81,18 @@ class SeriesResult:
 
 
 def _check_dimension(name: str, *, field: str) -> None:
-    if name == "model":
+    if name in ("model", "error_type"):
         return
     label = name.removeprefix("label:")
     if name.startswith("label:") and 0 < len(label) <= MAX_NAME_CHARS:
         return
-    raise InvalidQuery(field, f"{name!r} is neither 'model' nor 'label:<name>'")
+    raise InvalidQuery(field, f"{name!r} is none of 'model', 'error_type', 'label:<name>'")
 
 
 def _dimension_sql(name: str, param: str) -> str:
-    return "model" if name == "model" else f"labels[{{{param}:String}}]"
+    if name in ("model", "error_type"):
+        return name
+    return f"labels[{{{param}:String}}]"
 
 
 def _raw_source(metric: MetricRef) -> str:
@@ -94,7 +103,7 @@ def _raw_source(metric: MetricRef) -> str:
     value = SYSTEM_VALUE_SQL[metric.name]
     return f"""(
         SELECT project, 'system' AS category, {{metric:String}} AS metric, model, time,
-               assumeNotNull({value}) AS value, labels
+               assumeNotNull({value}) AS value, labels, error_type
         FROM raw_completions FINAL
         WHERE project = {{project:String}} AND time >= {{start:DateTime64(6, 'UTC')}}
           AND time < {{end:DateTime64(6, 'UTC')}} AND {value} IS NOT NULL

@@ -13,6 +13,7 @@ from meterstream_alerting.config_registry import UnknownItem
 from meterstream_alerting.rules import InvalidRules
 from meterstream_api.alert_routes import router as alert_router
 from meterstream_api.config import ApiConfig
+from meterstream_api.health_routes import router as health_router
 from meterstream_api.routes import router
 from meterstream_contracts.api_keys import ApiKeyStore
 from meterstream_kafka import KafkaConfig
@@ -35,12 +36,14 @@ def create_app(
     app = FastAPI(title="meterstream query API", version="1")
     app.state.warehouse = warehouse
     app.state.kafka = kafka or KafkaConfig()
+    app.state.lag_groups = config.lag_group_names()
     app.state.keys = ApiKeyStore.from_settings(config.api_keys, config.api_keys_file)
     app.state.sql_limits = SqlLimits(
         config.sql_max_execution_s, config.sql_max_result_rows, config.sql_max_rows_to_read
     )
     app.include_router(router)
     app.include_router(alert_router)
+    app.include_router(health_router)
 
     @app.exception_handler(InvalidQuery)
     async def invalid(_: Request, error: InvalidQuery) -> JSONResponse:

@@ -29,6 +29,7 @@ from meterstream_query import (
     list_metrics,
     list_runs,
     metric_series,
+    preference_keys,
     preference_win_rates,
     run_analyst_sql,
     run_history,
@@ -206,6 +207,12 @@ def feedback_leaderboard(
     return leaderboard(
         store, project=project, key=key, time_range=time_range, lookback_s=lookback_s
     )
+
+
+@router.get("/preferences")
+def preferences(*, store: Store, project: Project, time_range: LastDay) -> Any:
+    """Preference keys with comparisons in the range, busiest first."""
+    return preference_keys(store, project=project, time_range=time_range)
 
 
 @router.get("/preferences/{key}/win-rates")

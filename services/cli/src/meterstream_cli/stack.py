@@ -209,6 +209,9 @@ class LocalStack:
             env={
                 "MS_API_PORT": str(plan.api_port),
                 "MS_API_API_KEYS": key_hashes,
+                "MS_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
+                # the health strip's consumer lag: this stack's own groups
+                "MS_API_LAG_GROUPS": f"{self.sink_group},{self.workers_group}",
             },
         )
         self.services["sink"].wait_for_line("sink ready", timeout=120)

@@ -1,197 +1,253 @@
-// The meterstream dashboard: reads /api/v1 with the project's API key and draws uPlot charts.
-// Each chart element carries what it drew (data-series, data-points) so a browser test can
-// compare the picture with the data that was produced.
-"use strict";
+// The meterstream dashboard: every panel reads /api/v1 for the same time range and model
+// filter (kept in the URL), and the page refreshes itself while "live" is ticked.
+import { api, apiUrl, ApiError, hasKey, setKey } from "./js/api.js";
+import { colorOf, draw, resizeAll, setModels } from "./js/charts.js";
+import { cell, formatValue } from "./js/format.js";
+import { isoTime, readState, state, timeRange, writeState } from "./js/state.js";
 
 const $ = (selector) => document.querySelector(selector);
-const COLORS = ["#3366cc", "#dc3912", "#ff9900", "#109618", "#990099", "#0099c6", "#dd4477", "#66aa00"];
-const charts = new Map();
-let apiKey = new URLSearchParams(location.hash.slice(1)).get("key") || localStorage.getItem("meterstream-key");
+const RAW_MAX_S = 7 * 86400;
+const LIVE_EVERY_MS = 5000;
 
-async function api(path, params = {}) {
-  const url = new URL(`/api/v1/${path}`, location.origin);
-  for (const [name, value] of Object.entries(params)) {
-    for (const item of [].concat(value)) url.searchParams.append(name, item);
+function table(element, columns, rows, rowClass = () => "") {
+  const head = `<tr>${columns.map(([, title]) => `<th>${title}</th>`).join("")}</tr>`;
+  const body = rows.map((row) => `<tr class="${rowClass(row)}">${columns.map(([name, , unit]) =>
+    `<td>${unit ? formatValue(unit, row[name]) : cell(row[name])}</td>`).join("")}</tr>`).join("");
+  element.innerHTML = head + (body || `<tr><td class="none" colspan="${columns.length}">none in this range</td></tr>`);
+}
+
+function select(element, options, chosen) {
+  element.innerHTML = options.map(([value, text]) => `<option value="${cell(value)}">${cell(text)}</option>`).join("");
+  if (options.some(([value]) => value === chosen)) element.value = chosen;
+  return element.value;
+}
+
+// One metric's series for the range, filtered to the chosen model unless `everyModel`.
+async function series(range, metric, agg, { groupBy, everyModel = false } = {}) {
+  const params = { metric, agg, group_by: groupBy, ...range.params };
+  if (state.model && !everyModel) params.filter = `model=${state.model}`;
+  const answer = await api("series", params);
+  answer.url = apiUrl("series", params).toString();
+  return answer;
+}
+
+const byGroup = (answer, name) => answer.series.map((s) => ({ label: s.group[name] || "all", times: s.times, values: s.values }));
+const total = (answer) => answer.series.reduce((n, s) => n + s.values.reduce((a, v) => a + (v || 0), 0), 0);
+const ofModel = (rows) => rows.filter((row) => !state.model || row.model === state.model);
+
+async function inference(range) {
+  const span = range.hi - range.lo;
+  const errorsBy = span <= RAW_MAX_S ? "error_type" : "model";
+  const [models, latency, ttft, calls, count, errors, tokensIn, tokensOut, tokensCached, outPerModel, costs, unpriced] = await Promise.all([
+    series(range, "system:calls", "count", { groupBy: "model", everyModel: true }),
+    series(range, "system:latency_ms", state.pct, { groupBy: "model" }),
+    series(range, "system:ttft_ms", state.pct, { groupBy: "model" }),
+    series(range, "system:calls", "rate", { groupBy: "model" }),
+    series(range, "system:calls", "count"),
+    series(range, "system:error", errorsBy === "error_type" ? "sum" : "mean", { groupBy: errorsBy }),
+    series(range, "system:input_tokens", "rate"),
+    series(range, "system:output_tokens", "rate"),
+    series(range, "system:cached_tokens", "rate"),
+    series(range, "system:output_tokens", "rate", { groupBy: "model" }),
+    api("costs", { by: "model", per: span <= RAW_MAX_S ? "hour" : "day", ...range.params }),
+    api("costs/unpriced", range.params),
+  ]);
+  const names = models.series.map((s) => s.group.model);
+  setModels(names);
+  state.model = select($("#model"), [["", "all models"], ...names.map((n) => [n, n])], state.model);
+  $("#pct-caption").textContent = state.pct;
+  $("#ttft-caption").textContent = state.pct;
+  const chart = (name, list, unit, source, extra = {}) => draw(name, list, { unit, range: [range.lo, range.hi], source, ...extra });
+  chart("latency", byGroup(latency, "model"), "ms", latency.url);
+  chart("ttft", byGroup(ttft, "model"), "ms", ttft.url);
+  chart("calls", byGroup(calls, "model"), "perSecond", calls.url);
+  if (errorsBy === "error_type") {
+    // Failed calls of each type per call made, per bucket.
+    const perBucket = new Map(count.series.flatMap((s) => s.times.map((t, i) => [t, s.values[i]])));
+    const rates = errors.series.filter((s) => s.group.error_type).map((s) => ({
+      label: s.group.error_type, times: s.times, values: s.values.map((v, i) => (perBucket.get(s.times[i]) ? v / perBucket.get(s.times[i]) : null)),
+    }));
+    chart("errors", rates, "percent", [errors.url, count.url]);
+    $("#errors-caption").textContent = "error rate by error type";
+  } else {
+    chart("errors", byGroup(errors, "model"), "percent", errors.url);
+    $("#errors-caption").textContent = "error rate per model (error types are kept for ranges up to 7 days)";
   }
-  const response = await fetch(url, { headers: { Authorization: `Bearer ${apiKey}` } });
-  if (response.status === 401) { showLogin(); throw new Error("the API key was refused"); }
-  if (!response.ok) throw new Error(`${path}: ${(await response.json()).detail}`);
-  return response.json();
+  chart("tokens", [
+    { label: "input", times: tokensIn.series[0]?.times || [], values: tokensIn.series[0]?.values || [] },
+    { label: "output", times: tokensOut.series[0]?.times || [], values: tokensOut.series[0]?.values || [] },
+    { label: "cached", times: tokensCached.series[0]?.times || [], values: tokensCached.series[0]?.values || [] },
+  ], "tokensPerSecond", [tokensIn.url, tokensOut.url, tokensCached.url]);
+  chart("throughput", byGroup(outPerModel, "model"), "tokensPerSecond", outPerModel.url);
+  const costByModel = new Map();
+  for (const row of ofModel(costs)) {
+    const entry = costByModel.get(row.model) || { label: row.model, times: [], values: [] };
+    entry.times.push(Date.parse(`${row.period}Z`) / 1000);
+    entry.values.push(row.cost_usd);
+    costByModel.set(row.model, entry);
+  }
+  chart("cost", [...costByModel.values()], "usd", "costs", { stacked: true, bars: true });
+  const unpricedRows = ofModel(unpriced);
+  table($("#unpriced"), [["provider", "provider"], ["model", "model"], ["cost_kind", "cost kind"], ["calls", "calls"], ["last_seen", "last seen"]], unpricedRows);
+  const callsMade = total(count);
+  const failed = errorsBy === "error_type" ? total(errors) : null;
+  const tiles = [
+    ["calls", formatValue("count", callsMade)],
+    ["error rate", failed === null ? "–" : formatValue("percent", callsMade ? failed / callsMade : 0)],
+    ["cost", formatValue("usd", ofModel(costs).reduce((a, row) => a + row.cost_usd, 0))],
+    ["unpriced calls", formatValue("count", unpricedRows.reduce((n, row) => n + row.calls, 0))],
+    ["models", String(names.length)],
+  ];
+  $("#tiles").innerHTML = tiles.map(([name, value]) => `<div class="tile" data-tile="${name}">${name}<b>${value}</b></div>`).join("");
+}
+
+async function feedback(range) {
+  const metrics = (await api("metrics")).filter((m) => ["grader", "user", "custom"].includes(m.category));
+  state.fkey = select($("#feedback-key"), metrics.map((m) => [m.metric, m.metric]), state.fkey);
+  const keys = await api("preferences", range.params);
+  state.pkey = select($("#preference-key"), keys.map((k) => [k.key, `${k.key} (${k.comparisons})`]), state.pkey);
+  const [values, board, wins] = await Promise.all([
+    state.fkey ? series(range, state.fkey, "mean") : null,
+    state.fkey ? api(`feedback/${encodeURIComponent(state.fkey.split(":").slice(1).join(":"))}/leaderboard`, range.params) : null,
+    state.pkey ? api(`preferences/${encodeURIComponent(state.pkey)}/win-rates`, range.params) : null,
+  ]);
+  const meanOf = values ? values.series.map((s) => ({ label: state.fkey, times: s.times, values: s.values })) : [];
+  draw("feedback", meanOf, { unit: "score", range: [range.lo, range.hi], source: values?.url });
+  table($("#leaderboard"), [["rank", "rank"], ["model", "model"], ["mean", "mean", "score"], ["count", "values"]], board ? ofModel(board.models) : []);
+  table($("#win-rates"), [["model", "model"], ["comparisons", "comparisons"], ["wins", "wins"], ["win_rate", "win rate", "percent"]], wins ? ofModel(wins.models) : []);
+}
+
+async function training() {
+  const runs = (await api("runs", { limit: 20 })).runs;
+  const ticked = new Set(state.runs ? state.runs.split(",") : []);
+  const chosen = runs.filter((r) => ticked.has(r.run_id)).map((r) => r.run_id);
+  if (!chosen.length && runs.length) chosen.push(runs[0].run_id);
+  $("#runs").innerHTML = "<tr><th></th><th>run</th><th>name</th><th>steps</th><th>status</th></tr>" +
+    runs.map((r) => `<tr><td><input type="checkbox" value="${cell(r.run_id)}" ${chosen.includes(r.run_id) ? "checked" : ""}></td>
+      <td>${cell(r.run_id)}</td><td>${cell(r.name)}</td><td>${cell(r.steps)}</td><td>${cell(r.status)}</td></tr>`).join("");
+  document.querySelectorAll("#runs input").forEach((input) => {
+    input.onchange = () => {
+      state.runs = [...document.querySelectorAll("#runs input:checked")].map((i) => i.value).join(",");
+      refresh();
+    };
+  });
+  if (!chosen.length) {
+    draw("training", [], { xIsTime: false });
+    table($("#config-diff"), [["argument", "argument"]], []);
+    return;
+  }
+  const keys = await api(`runs/${encodeURIComponent(chosen[0])}/keys`);
+  const fallback = keys.find((k) => k.includes("reward")) || keys[0] || "";
+  state.hkey = select($("#history-key"), keys.map((k) => [k, k]), keys.includes(state.hkey) ? state.hkey : fallback);
+  if (!state.hkey) { draw("training", [], { xIsTime: false }); return; }
+  const smoothing = { key: state.hkey, smoothing: state.smoothing, amount: state.amount, max_points: 1000 };
+  const answer = chosen.length > 1
+    ? await api("runs/compare", { ...smoothing, run_id: chosen })
+    : { runs: [{ run_id: chosen[0], ...(await api(`runs/${encodeURIComponent(chosen[0])}/history`, smoothing)) }], config_diff: [] };
+  const lines = [];
+  answer.runs.forEach((run, i) => {
+    const curve = run.curves[state.hkey] || { steps: [], values: [], smoothed: [] };
+    const color = colorOf(run.run_id, i);
+    lines.push({ label: `${run.run_id} raw`, times: curve.steps, values: curve.values, color: `${color}55`, width: 1 });
+    if (state.smoothing !== "none") {
+      lines.push({ label: `${run.run_id} ${state.smoothing}`, times: curve.steps, values: curve.smoothed, color, width: 2 });
+    }
+  });
+  draw("training", lines, { xIsTime: false, unit: "number" });
+  const diff = answer.config_diff.map((row) => ({ argument: row.argument, ...row.values, differs: row.differs }));
+  table($("#config-diff"), [["argument", "argument"], ...chosen.map((id) => [id, id])], diff, (row) => (row.differs ? "differs" : ""));
+}
+
+// An alert's group without the project (every row here is the project's): "model=gpt-4o".
+const groupText = (labels) => Object.entries(labels || {}).filter(([k, v]) => k !== "project" && v !== "").map(([k, v]) => `${k}=${v}`).join(" ") || "project";
+
+async function alerts() {
+  const history = await api("alerts", { limit: 100 });
+  const current = new Map();
+  for (const row of history) {
+    const id = `${row.rule_id} ${JSON.stringify(row.labels)}`;
+    if (!current.has(id)) current.set(id, row);  // newest first: the first is the state now
+  }
+  const shown = (row) => ({ ...row, group: groupText(row.labels) });
+  const columns = [["rule_id", "rule"], ["group", "group"], ["state", "state"], ["time", "since"], ["value", "value", "number"], ["summary", "summary"]];
+  table($("#alert-states"), columns, [...current.values()].map(shown), (row) => row.state);
+  table($("#alerts"), [["time", "time"], ["rule_id", "rule"], ["state", "state"], ["severity", "severity"], ["group", "group"]], history.slice(0, 12).map(shown), (row) => row.state);
+}
+
+async function health(range) {
+  const answer = await api("health", range.params);
+  const lag = answer.lag.groups
+    ? Object.entries(answer.lag.groups).map(([group, n]) => `<span class="lag" data-group="${cell(group)}">${cell(group)} <b>${formatValue("count", n)}</b></span>`).join(" ")
+    : `<span class="warn">${cell(answer.lag.error)}</span>`;
+  const fresh = answer.freshness;
+  const last = answer.last_alert;
+  $("#health").innerHTML = [
+    `<div data-health="lag">consumer lag ${lag || "no consumer groups"}</div>`,
+    `<div data-health="freshness">freshness (last ${fresh.window_s / 60} min) p50 <b>${formatValue("ms", fresh.p50_ms)}</b> p99 <b>${formatValue("ms", fresh.p99_ms)}</b></div>`,
+    `<div data-health="dead-letters">dead letters in range <b>${formatValue("count", answer.dead_letters)}</b></div>`,
+    `<div data-health="last-alert">last alert <b>${last ? `${cell(last.rule_id)} ${cell(last.state)} at ${cell(last.time)}` : "none"}</b></div>`,
+  ].join("");
+}
+
+let running = null;
+let firstRender = null;
+
+async function refresh() {
+  if (!hasKey()) { showLogin(); return; }
+  if (running) return running;
+  const [lo, hi] = timeRange();
+  const range = { lo, hi, params: { start: isoTime(lo), end: isoTime(hi) } };
+  writeState();
+  const panels = { inference: inference(range), feedback: feedback(range), training: training(), alerts: alerts(), health: health(range) };
+  running = (async () => {
+    const problems = [];
+    for (const [name, panel] of Object.entries(panels)) {
+      try { await panel; } catch (error) {
+        if (error instanceof ApiError && error.message === "the API key was refused") showLogin();
+        problems.push(`${name}: ${error.message}`);
+      }
+    }
+    $("#status").textContent = problems.length ? problems.join("; ") : `updated ${new Date().toLocaleTimeString("en-GB")}`;
+    $("#status").className = problems.length ? "error" : "";
+    if (firstRender === null) {
+      firstRender = performance.now();
+      document.body.dataset.firstRenderMs = String(Math.round(firstRender));
+    }
+    document.body.dataset.range = JSON.stringify([lo, hi]);
+    document.body.dataset.loaded = String(Number(document.body.dataset.loaded || 0) + 1);
+  })();
+  try { await running; } finally { running = null; }
 }
 
 function showLogin() {
   $("#login").hidden = false;
   $("#login").onsubmit = (event) => {
     event.preventDefault();
-    apiKey = $("#key").value.trim();
-    localStorage.setItem("meterstream-key", apiKey);
+    setKey($("#key").value.trim());
     $("#login").hidden = true;
     refresh();
   };
 }
 
-// Series with their own timestamps → uPlot's aligned columns (null where a series has no point).
-function align(seriesList) {
-  const xs = [...new Set(seriesList.flatMap((s) => s.times))].sort((a, b) => a - b);
-  const index = new Map(xs.map((x, i) => [x, i]));
-  const columns = seriesList.map((s) => {
-    const column = new Array(xs.length).fill(null);
-    s.times.forEach((t, i) => { column[index.get(t)] = s.values[i]; });
-    return column;
-  });
-  return [xs, ...columns];
+function bind(id, name, after = () => {}) {
+  const element = $(id);
+  element.value = state[name];
+  element.addEventListener("change", () => { state[name] = element.value; after(); refresh(); });
 }
 
-function draw(name, seriesList, { xIsTime = true } = {}) {
-  const figure = document.querySelector(`[data-chart="${name}"]`);
-  const points = seriesList.reduce((n, s) => n + s.values.filter((v) => v !== null).length, 0);
-  figure.dataset.series = JSON.stringify(seriesList.map((s) => s.label));
-  figure.dataset.points = String(points);
-  figure.dataset.totals = JSON.stringify(
-    Object.fromEntries(seriesList.map((s) => [s.label, s.values.reduce((a, v) => a + (v || 0), 0)])));
-  charts.get(name)?.destroy();
-  figure.querySelector(".uplot, .empty")?.remove();
-  if (points === 0) {
-    figure.insertAdjacentHTML("beforeend", `<div class="empty">no data in this range</div>`);
-    charts.delete(name);
-    return;
-  }
-  const options = {
-    width: Math.max(figure.clientWidth - 16, 300),
-    height: 240,
-    // One bucket only (a single hour of cost, say): widen the axis around it.
-    scales: { x: { time: xIsTime, range: (u, lo, hi) => (lo === hi ? [lo - 1800, hi + 1800] : [lo, hi]) } },
-    series: [{}, ...seriesList.map((s, i) => ({
-      label: s.label, stroke: s.color || COLORS[i % COLORS.length], width: s.width || 1.5,
-      spanGaps: true, points: { show: s.values.length < 4, size: 8 },
-    }))],
-  };
-  charts.set(name, new uPlot(options, align(seriesList), figure));
-}
-
-function byGroup(result, prefix = "") {
-  return result.series.map((s) => ({
-    label: prefix + (s.group.model || s.group[Object.keys(s.group)[0]] || "all"),
-    times: s.times, values: s.values,
-  }));
-}
-
-function table(element, columns, rows, rowClass = () => "") {
-  element.innerHTML = `<tr>${columns.map((c) => `<th>${c}</th>`).join("")}</tr>` + rows.map((row) =>
-    `<tr class="${rowClass(row)}">${columns.map((c) => `<td>${format(row[c])}</td>`).join("")}</tr>`).join("");
-}
-
-function format(value) {
-  if (typeof value === "number") return Number.isInteger(value) ? value : value.toPrecision(4);
-  if (value === null || value === undefined) return "";
-  return typeof value === "object" ? JSON.stringify(value) : String(value).replace(/</g, "&lt;");
-}
-
-async function inference(last, percentile) {
-  const common = { last, group_by: "model" };
-  const [latency, ttft, errors, tokens, calls, costs, unpriced] = await Promise.all([
-    api("series", { ...common, metric: "system:latency_ms", agg: percentile }),
-    api("series", { ...common, metric: "system:ttft_ms", agg: percentile }),
-    api("series", { ...common, metric: "system:error", agg: "mean" }),
-    api("series", { ...common, metric: "system:output_tokens", agg: "rate" }),
-    api("series", { last, metric: "system:calls", agg: "count" }),
-    api("costs", { last, by: "model", per: "hour" }),
-    api("costs/unpriced", { last }),
-  ]);
-  draw("latency", byGroup(latency, `${percentile} `));
-  draw("ttft", byGroup(ttft, `${percentile} `));
-  draw("errors", byGroup(errors));
-  draw("tokens", byGroup(tokens));
-  const costByModel = new Map();
-  for (const row of costs) {
-    const entry = costByModel.get(row.model) || { label: row.model, times: [], values: [] };
-    entry.times.push(Date.parse(row.period.replace(" ", "T") + "Z") / 1000);
-    entry.values.push(row.cost_usd);
-    costByModel.set(row.model, entry);
-  }
-  draw("cost", [...costByModel.values()]);
-  const total = calls.series.reduce((n, s) => n + s.values.reduce((a, v) => a + (v || 0), 0), 0);
-  const cost = costs.reduce((a, row) => a + row.cost_usd, 0);
-  table($("#unpriced"), ["provider", "model", "cost_kind", "calls", "reported_cost_usd", "last_seen"], unpriced);
-  const unpricedCalls = unpriced.reduce((n, row) => n + row.calls, 0);
-  $("#tiles").innerHTML = [
-    ["calls", total], ["cost (USD)", cost.toFixed(4)], ["unpriced calls", unpricedCalls],
-    ["models", latency.series.length],
-    ["source", latency.source],
-  ].map(([name, value]) => `<div class="tile" data-tile="${name}">${name}<b>${value}</b></div>`).join("");
-}
-
-async function feedback(last) {
-  const select = $("#feedback-key");
-  const metrics = (await api("metrics")).filter((m) => m.category !== "system" && m.category !== "instrument");
-  const chosen = select.value;
-  select.innerHTML = metrics.map((m) => `<option value="${m.name}" data-metric="${m.metric}">${m.metric}</option>`).join("");
-  if (chosen) select.value = chosen;
-  const option = select.selectedOptions[0];
-  if (!option) { draw("feedback", []); return; }
-  const [series, board] = await Promise.all([
-    api("series", { last, metric: option.dataset.metric, agg: "mean" }),
-    api(`feedback/${encodeURIComponent(option.value)}/leaderboard`, { last }),
-  ]);
-  draw("feedback", byGroup(series, `${option.dataset.metric} `));
-  table($("#leaderboard"), ["rank", "model", "mean", "count"], board.models);
-  $("#leaderboard").dataset.scoring = board.scoring;
-}
-
-async function training() {
-  const runs = (await api("runs", { limit: 20 })).runs;
-  const ticked = new Set([...document.querySelectorAll("#runs input:checked")].map((i) => i.value));
-  if (!ticked.size && runs.length) ticked.add(runs[0].run_id);
-  $("#runs").innerHTML = "<tr><th></th><th>run</th><th>name</th><th>steps</th><th>status</th></tr>" +
-    runs.map((r) => `<tr><td><input type="checkbox" value="${format(r.run_id)}" ${ticked.has(r.run_id) ? "checked" : ""}></td>
-      <td>${format(r.run_id)}</td><td>${format(r.name)}</td><td>${format(r.steps)}</td><td>${format(r.status)}</td></tr>`).join("");
-  document.querySelectorAll("#runs input").forEach((input) => { input.onchange = training; });
-  const chosen = [...ticked].filter((id) => runs.some((r) => r.run_id === id));
-  if (!chosen.length) { draw("training", [], { xIsTime: false }); return; }
-  const keySelect = $("#history-key");
-  const keys = await api(`runs/${encodeURIComponent(chosen[0])}/keys`);
-  const previous = keySelect.value;
-  keySelect.innerHTML = keys.map((k) => `<option>${format(k)}</option>`).join("");
-  keySelect.value = keys.includes(previous) ? previous : (keys.find((k) => k.includes("reward")) || keys[0]);
-  const smoothing = { key: keySelect.value, smoothing: $("#smoothing").value, amount: $("#amount").value, max_points: 1000 };
-  const answer = chosen.length > 1
-    ? await api("runs/compare", { ...smoothing, run_id: chosen })
-    : { runs: [{ run_id: chosen[0], ...(await api(`runs/${encodeURIComponent(chosen[0])}/history`, smoothing)) }], config_diff: [] };
-  const lines = [];
-  answer.runs.forEach((run, i) => {
-    const curve = run.curves[keySelect.value];
-    const color = COLORS[i % COLORS.length];
-    lines.push({ label: `${run.run_id} raw`, times: curve.steps, values: curve.values, color: color + "55", width: 1 });
-    lines.push({ label: `${run.run_id} ${answer.runs[0].smoothing}`, times: curve.steps, values: curve.smoothed, color, width: 2 });
-  });
-  draw("training", lines, { xIsTime: false });
-  const diff = answer.config_diff.map((row) => ({ argument: row.argument, ...row.values, differs: row.differs }));
-  table($("#config-diff"), ["argument", ...chosen], diff, (row) => (row.differs ? "differs" : ""));
-}
-
-async function alerts() {
-  table($("#alerts"), ["time", "rule_id", "state", "severity", "labels", "value", "summary"], await api("alerts", { limit: 20 }));
-}
-
-async function refresh() {
-  if (!apiKey) { showLogin(); return; }
-  const last = $("#range").value;
-  try {
-    await Promise.all([inference(last, $("#percentile").value), feedback(last), training(), alerts()]);
-    $("#status").textContent = `updated ${new Date().toLocaleTimeString()}`;
-    $("#status").className = "";
-    document.body.dataset.loaded = String(Number(document.body.dataset.loaded || 0) + 1);
-  } catch (error) {
-    $("#status").textContent = error.message;
-    $("#status").className = "error";
-  }
-}
-
-$("#smoothing").addEventListener("change", () => {
-  $("#amount").value = { none: 0, ema: 0.6, sma: 10, gaussian: 5 }[$("#smoothing").value];
+readState();
+bind("#range", "range");
+bind("#model", "model");
+bind("#pct", "pct");
+bind("#feedback-key", "fkey");
+bind("#preference-key", "pkey");
+bind("#history-key", "hkey");
+bind("#smoothing", "smoothing", () => {
+  state.amount = String({ none: 0, ema: 0.6, sma: 10, gaussian: 5 }[state.smoothing]);
+  $("#amount").value = state.amount;
 });
-for (const id of ["#range", "#percentile", "#feedback-key", "#history-key", "#smoothing", "#amount"]) {
-  $(id).addEventListener("change", refresh);
-}
-setInterval(() => { if ($("#live").checked && !document.hidden) refresh(); }, 5000);
+bind("#amount", "amount");
+$("#live").addEventListener("change", () => { if ($("#live").checked) refresh(); });
+window.addEventListener("resize", resizeAll);
+setInterval(() => { if ($("#live").checked && !document.hidden) refresh(); }, LIVE_EVERY_MS);
 refresh();
