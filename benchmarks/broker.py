@@ -56,7 +56,7 @@ def benchmark_store(prefix: str) -> BenchmarkStore:
         url = server.url(user="meterstream", password="meterstream")
     database = f"{prefix}_{uuid.uuid4().hex[:8]}"
     warehouse = open_warehouse(WarehouseConfig(url=url, database=database))
-    migrate(warehouse, raw_retention_days=3650)
+    migrate(warehouse, raw_retention_days=365)
     env = {
         "MS_WAREHOUSE_BACKEND": "server",
         "MS_WAREHOUSE_URL": url,

@@ -21,8 +21,12 @@ CostDimension = Literal[
     "cost_source",
 ]
 COST_DIMENSIONS: Final[tuple[CostDimension, ...]] = get_args(CostDimension)
-Period = Literal["hour", "day"]
-_PERIOD_SQL: Final[dict[Period, str]] = {"hour": "toStartOfHour", "day": "toStartOfDay"}
+Period = Literal["minute", "hour", "day"]
+_PERIOD_SQL: Final[dict[Period, str]] = {
+    "minute": "toStartOfMinute",
+    "hour": "toStartOfHour",
+    "day": "toStartOfDay",
+}
 
 
 def cost_report(

@@ -121,7 +121,7 @@ def costs_command(
         list[str],
         typer.Option(help="model provider source split cost_kind run_id price_version cost_source"),
     ] = ["model"],  # noqa: B006
-    per: Annotated[str, typer.Option(help="hour or day")] = "hour",
+    per: Annotated[str, typer.Option(help="minute, hour or day")] = "hour",
     last: Last = "24h",
     as_json: AsJson = False,
 ) -> None:

@@ -3,7 +3,7 @@
 import { api, apiUrl, ApiError, hasKey, setKey } from "./js/api.js";
 import { colorOf, draw, resizeAll, setModels } from "./js/charts.js";
 import { cell, formatValue } from "./js/format.js";
-import { isoTime, readState, state, timeRange, writeState } from "./js/state.js";
+import { bucketSeconds, isoTime, readState, state, timeRange, writeState } from "./js/state.js";
 
 const $ = (selector) => document.querySelector(selector);
 const RAW_MAX_S = 7 * 86400;
@@ -24,7 +24,7 @@ function select(element, options, chosen) {
 
 // One metric's series for the range, filtered to the chosen model unless `everyModel`.
 async function series(range, metric, agg, { groupBy, everyModel = false } = {}) {
-  const params = { metric, agg, group_by: groupBy, ...range.params };
+  const params = { metric, agg, group_by: groupBy, interval: range.interval, ...range.params };
   if (state.model && !everyModel) params.filter = `model=${state.model}`;
   const answer = await api("series", params);
   answer.url = apiUrl("series", params).toString();
@@ -37,22 +37,26 @@ const ofModel = (rows) => rows.filter((row) => !state.model || row.model === sta
 
 async function inference(range) {
   const span = range.hi - range.lo;
+  const costParams = { by: "model", per: span <= 3600 ? "minute" : span <= RAW_MAX_S ? "hour" : "day", ...range.params };
   const errorsBy = span <= RAW_MAX_S ? "error_type" : "model";
-  const [models, latency, ttft, calls, count, errors, tokensIn, tokensOut, tokensCached, outPerModel, costs, unpriced] = await Promise.all([
+  const [models, latency, ttft, calls, errors, tokensIn, tokensOut, tokensCached, outPerModel, costs, unpriced] = await Promise.all([
     series(range, "system:calls", "count", { groupBy: "model", everyModel: true }),
     series(range, "system:latency_ms", state.pct, { groupBy: "model" }),
     series(range, "system:ttft_ms", state.pct, { groupBy: "model" }),
-    series(range, "system:calls", "rate", { groupBy: "model" }),
-    series(range, "system:calls", "count"),
+    state.model ? series(range, "system:calls", "count", { groupBy: "model" }) : null,
     series(range, "system:error", errorsBy === "error_type" ? "sum" : "mean", { groupBy: errorsBy }),
     series(range, "system:input_tokens", "rate"),
     series(range, "system:output_tokens", "rate"),
     series(range, "system:cached_tokens", "rate"),
     series(range, "system:output_tokens", "rate", { groupBy: "model" }),
-    api("costs", { by: "model", per: span <= RAW_MAX_S ? "hour" : "day", ...range.params }),
+    api("costs", costParams),
     api("costs/unpriced", range.params),
   ]);
   const names = models.series.map((s) => s.group.model);
+  const counts = calls || models;  // calls per bucket per model, of the chosen model when one is
+  const perSecond = counts.series.map((s) => ({ label: s.group.model, times: s.times, values: s.values.map((v) => (v === null ? null : v / counts.interval_s)) }));
+  const perBucket = new Map();
+  for (const s of counts.series) s.times.forEach((t, i) => perBucket.set(t, (perBucket.get(t) || 0) + (s.values[i] || 0)));
   setModels(names);
   state.model = select($("#model"), [["", "all models"], ...names.map((n) => [n, n])], state.model);
   $("#pct-caption").textContent = state.pct;
@@ -60,14 +64,14 @@ async function inference(range) {
   const chart = (name, list, unit, source, extra = {}) => draw(name, list, { unit, range: [range.lo, range.hi], source, ...extra });
   chart("latency", byGroup(latency, "model"), "ms", latency.url);
   chart("ttft", byGroup(ttft, "model"), "ms", ttft.url);
-  chart("calls", byGroup(calls, "model"), "perSecond", calls.url);
+  chart("calls", perSecond, "perSecond", counts.url);
   if (errorsBy === "error_type") {
     // Failed calls of each type per call made, per bucket.
-    const perBucket = new Map(count.series.flatMap((s) => s.times.map((t, i) => [t, s.values[i]])));
-    const rates = errors.series.filter((s) => s.group.error_type).map((s) => ({
-      label: s.group.error_type, times: s.times, values: s.values.map((v, i) => (perBucket.get(s.times[i]) ? v / perBucket.get(s.times[i]) : null)),
+    // The calls that did not fail sit in the "" group with 0; failed calls without a type too.
+    const rates = errors.series.filter((s) => s.values.some((v) => v)).map((s) => ({
+      label: s.group.error_type || "(no type)", times: s.times, values: s.values.map((v, i) => (perBucket.get(s.times[i]) ? v / perBucket.get(s.times[i]) : null)),
     }));
-    chart("errors", rates, "percent", [errors.url, count.url]);
+    chart("errors", rates, "percent", [errors.url, counts.url]);
     $("#errors-caption").textContent = "error rate by error type";
   } else {
     chart("errors", byGroup(errors, "model"), "percent", errors.url);
@@ -86,10 +90,10 @@ async function inference(range) {
     entry.values.push(row.cost_usd);
     costByModel.set(row.model, entry);
   }
-  chart("cost", [...costByModel.values()], "usd", "costs", { stacked: true, bars: true });
+  chart("cost", [...costByModel.values()], "usd", apiUrl("costs", costParams).toString(), { stacked: true, bars: true });
   const unpricedRows = ofModel(unpriced);
   table($("#unpriced"), [["provider", "provider"], ["model", "model"], ["cost_kind", "cost kind"], ["calls", "calls"], ["last_seen", "last seen"]], unpricedRows);
-  const callsMade = total(count);
+  const callsMade = total(counts);
   const failed = errorsBy === "error_type" ? total(errors) : null;
   const tiles = [
     ["calls", formatValue("count", callsMade)],
@@ -102,9 +106,9 @@ async function inference(range) {
 }
 
 async function feedback(range) {
-  const metrics = (await api("metrics")).filter((m) => ["grader", "user", "custom"].includes(m.category));
+  const [known, keys] = await Promise.all([api("metrics"), api("preferences", range.params)]);
+  const metrics = known.filter((m) => ["grader", "user", "custom"].includes(m.category));
   state.fkey = select($("#feedback-key"), metrics.map((m) => [m.metric, m.metric]), state.fkey);
-  const keys = await api("preferences", range.params);
   state.pkey = select($("#preference-key"), keys.map((k) => [k.key, `${k.key} (${k.comparisons})`]), state.pkey);
   const [values, board, wins] = await Promise.all([
     state.fkey ? series(range, state.fkey, "mean") : null,
@@ -141,9 +145,10 @@ async function training() {
   state.hkey = select($("#history-key"), keys.map((k) => [k, k]), keys.includes(state.hkey) ? state.hkey : fallback);
   if (!state.hkey) { draw("training", [], { xIsTime: false }); return; }
   const smoothing = { key: state.hkey, smoothing: state.smoothing, amount: state.amount, max_points: 1000 };
-  const answer = chosen.length > 1
-    ? await api("runs/compare", { ...smoothing, run_id: chosen })
-    : { runs: [{ run_id: chosen[0], ...(await api(`runs/${encodeURIComponent(chosen[0])}/history`, smoothing)) }], config_diff: [] };
+  const path = chosen.length > 1 ? "runs/compare" : `runs/${encodeURIComponent(chosen[0])}/history`;
+  const params = chosen.length > 1 ? { ...smoothing, run_id: chosen } : smoothing;
+  const fetched = await api(path, params);
+  const answer = chosen.length > 1 ? fetched : { runs: [{ run_id: chosen[0], ...fetched }], config_diff: [] };
   const lines = [];
   answer.runs.forEach((run, i) => {
     const curve = run.curves[state.hkey] || { steps: [], values: [], smoothed: [] };
@@ -153,7 +158,7 @@ async function training() {
       lines.push({ label: `${run.run_id} ${state.smoothing}`, times: curve.steps, values: curve.smoothed, color, width: 2 });
     }
   });
-  draw("training", lines, { xIsTime: false, unit: "number" });
+  draw("training", lines, { xIsTime: false, unit: "number", source: apiUrl(path, params).toString() });
   const diff = answer.config_diff.map((row) => ({ argument: row.argument, ...row.values, differs: row.differs }));
   table($("#config-diff"), [["argument", "argument"], ...chosen.map((id) => [id, id])], diff, (row) => (row.differs ? "differs" : ""));
 }
@@ -196,7 +201,7 @@ async function refresh() {
   if (!hasKey()) { showLogin(); return; }
   if (running) return running;
   const [lo, hi] = timeRange();
-  const range = { lo, hi, params: { start: isoTime(lo), end: isoTime(hi) } };
+  const range = { lo, hi, interval: bucketSeconds(hi - lo), params: { start: isoTime(lo), end: isoTime(hi) } };
   writeState();
   const panels = { inference: inference(range), feedback: feedback(range), training: training(), alerts: alerts(), health: health(range) };
   running = (async () => {
@@ -247,7 +252,21 @@ bind("#smoothing", "smoothing", () => {
   $("#amount").value = state.amount;
 });
 bind("#amount", "amount");
+// A pinned view (`end` in the URL) stays as it is; following now makes it live again.
+function showPinned() {
+  const pinned = Boolean(state.end);
+  $("#pinned").hidden = !pinned;
+  $("#pin").hidden = pinned;
+  $("#live").disabled = pinned;
+  if (pinned) {
+    $("#live").checked = false;
+    $("#pinned-end").textContent = `${isoTime(Number(state.end)).replace("T", " ").slice(0, 19)} UTC`;
+  }
+}
+$("#pin").addEventListener("click", () => { state.end = String(Math.floor(Date.now() / 1000)); showPinned(); refresh(); });
+$("#unpin").addEventListener("click", () => { state.end = ""; showPinned(); $("#live").checked = true; refresh(); });
 $("#live").addEventListener("change", () => { if ($("#live").checked) refresh(); });
+showPinned();
 window.addEventListener("resize", resizeAll);
 setInterval(() => { if ($("#live").checked && !document.hidden) refresh(); }, LIVE_EVERY_MS);
 refresh();
