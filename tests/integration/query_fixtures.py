@@ -63,7 +63,7 @@ def write_known_data(warehouse: Warehouse, *, project: str, seed: int = 7) -> Kn
                 "output_tokens": rng.randint(1, 300),
                 "cached_tokens": 0,
                 "status": "error" if i % 37 == 0 else "ok",
-                "error_type": "",
+                "error_type": "RateLimitError" if i % 74 == 0 else "Timeout" if i % 37 == 0 else "",
                 "streamed": True,
                 "labels": {"route": "chat" if i % 3 else "search"},
             }

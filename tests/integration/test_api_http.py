@@ -4,6 +4,7 @@ that match the rows written."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 from meterstream_api.app import create_app
 from meterstream_api.config import ApiConfig
 from meterstream_contracts.api_keys import hash_key
+from meterstream_kafka import KafkaConfig
 from meterstream_warehouse import Warehouse
 from tests.integration.query_fixtures import MODELS, START, KnownData, write_known_data
 
@@ -36,7 +38,8 @@ def client(any_warehouse: Warehouse, known: KnownData) -> Iterator[TestClient]:
     config = ApiConfig(
         api_keys=f"{known.project}:{hash_key(KEY_A)},project-b:{hash_key(KEY_B)}",
     )
-    with TestClient(create_app(config, any_warehouse)) as test_client:
+    nowhere = KafkaConfig(bootstrap_servers="127.0.0.1:9", request_timeout_ms=1000)
+    with TestClient(create_app(config, any_warehouse, nowhere)) as test_client:
         yield test_client
 
 
@@ -128,3 +131,35 @@ def test_leaderboard_over_http_counts_what_it_could_not_match(
         headers=_auth(KEY_A),
     )
     assert too_far.status_code == 422
+
+
+def test_errors_by_type_preference_keys_and_the_health_strip(
+    client: TestClient, known: KnownData
+) -> None:
+    whole: dict[str, str | int] = {**RANGE, "interval": 3 * 3600}
+    errors = client.get(
+        "/api/v1/series",
+        params={**whole, "metric": "system:error", "agg": "sum", "group_by": "error_type"},
+        headers=_auth(KEY_A),
+    ).json()
+    by_type = {s["group"]["error_type"]: sum(v or 0 for v in s["values"]) for s in errors["series"]}
+    failed = Counter(c["error_type"] for c in known.completions if c["status"] == "error")
+    assert {kind: n for kind, n in by_type.items() if n} == failed
+    assert set(failed) == {"RateLimitError", "Timeout"}
+    refused = client.get(
+        "/api/v1/series",
+        params={**whole, "metric": "grader:hallucination", "group_by": "error_type"},
+        headers=_auth(KEY_A),
+    )
+    assert (refused.status_code, refused.json()["field"]) == (400, "group_by")
+
+    keys = client.get("/api/v1/preferences", params=RANGE, headers=_auth(KEY_A)).json()
+    assert keys == [{"key": "pairwise", "comparisons": len(known.preferences)}]
+
+    health = client.get("/api/v1/health", params=RANGE, headers=_auth(KEY_A)).json()
+    # rows of November: none stored in the last five minutes with a time that recent
+    assert health["freshness"] == {"window_s": 300, "calls": 0, "p50_ms": None, "p99_ms": None}
+    assert (health["dead_letters"], health["last_alert"]) == (0, None)
+    # no broker at this client's address: the strip says so instead of failing
+    assert health["lag"]["groups"] is None
+    assert health["lag"]["error"]
