@@ -49,6 +49,7 @@ bench: install dashboard
 	$(RUN) python -m benchmarks.bench_pricing
 	$(RUN) python -m benchmarks.bench_alerts
 	$(RUN) python -m benchmarks.bench_queries
+	$(RUN) python -m benchmarks.bench_dashboard
 	$(RUN) python -m benchmarks.bench_e2e
 
 schemas: install
