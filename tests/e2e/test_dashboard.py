@@ -38,7 +38,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
 ARTIFACTS = Path(os.environ.get("MS_TEST_ARTIFACTS", ".meterstream/artifacts"))
-TRAFFIC_S = 150
+TRAFFIC_S = 100
 SETTLED_S = 20
 """The pinned view ends this long before the page is opened: every row before it is stored."""
 

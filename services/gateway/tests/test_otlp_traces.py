@@ -175,3 +175,12 @@ def test_tokens_that_cannot_be_right_are_rejected_naming_the_field() -> None:
     )
     assert mapped.events == []
     assert "reasoning_tokens" in mapped.rejected[0]
+
+
+def test_a_count_that_is_not_a_finite_number_is_rejected_naming_the_field() -> None:
+    for bad in (float("inf"), float("nan"), -1.0):
+        attributes = {**CHAT, "gen_ai.usage.cache_creation.input_tokens": bad}
+        mapped = map_spans(request(span(1, attributes)), project="p")
+        assert mapped.events == []
+        (reason,) = mapped.rejected
+        assert "gen_ai.usage.cache_creation.input_tokens must be a non-negative number" in reason

@@ -224,7 +224,12 @@ def _span_count(attributes: Mapping[str, Any], names: tuple[str, ...]) -> int:
         value = attributes.get(name)
         if value is None or value == "":
             continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+        ):
             raise ValueError(f"{names[0]} must be a non-negative number, got {value!r}")
         return int(value)
     return 0
