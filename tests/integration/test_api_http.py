@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -163,3 +164,43 @@ def test_errors_by_type_preference_keys_and_the_health_strip(
     # no broker at this client's address: the strip says so instead of failing
     assert health["lag"]["groups"] is None
     assert health["lag"]["error"]
+
+
+def test_a_batch_answers_each_request_as_its_own_get_would(
+    client: TestClient, known: KnownData
+) -> None:
+    asked = [
+        ("series", {**RANGE, "metric": "system:latency_ms", "agg": "p95", "group_by": "model"}),
+        ("preferences", RANGE),
+        ("series", {**RANGE, "metric": "system:nope"}),
+        ("runs/compare", {"key": "k"}),
+    ]
+    answers = client.post(
+        "/api/v1/batch",
+        json={"requests": [{"path": path, "params": params} for path, params in asked]},
+        headers=_auth(KEY_A),
+    ).json()
+    for (path, params), answer in zip(asked, answers, strict=True):
+        alone = client.get(f"/api/v1/{path}", params=params, headers=_auth(KEY_A))
+        assert (answer["status"], answer["body"]) == (alone.status_code, alone.json())
+    assert [answer["status"] for answer in answers] == [200, 200, 400, 422]
+    # the key is the caller's for every request of the batch
+    other = client.post(
+        "/api/v1/batch",
+        json={"requests": [{"path": "preferences", "params": {**RANGE, "project": known.project}}]},
+        headers=_auth(KEY_B),
+    ).json()
+    assert other[0]["status"] == 403
+    unknown = client.post("/api/v1/batch", json={"requests": [{"path": "runs"}]})
+    assert unknown.status_code == 401
+    refusals: list[dict[str, Any]] = [
+        {"requests": [{"path": "batch"}]},
+        {"requests": [{"path": "runs"}] * 33},
+        {"requests": [{"path": "../healthz"}]},
+        {"requests": [{"path": "runs/../../healthz"}]},
+        {"requests": [{"path": "/healthz"}]},
+        {"requests": []},
+    ]
+    for refused in refusals:
+        answer = client.post("/api/v1/batch", json=refused, headers=_auth(KEY_A))
+        assert answer.status_code == 422, refused

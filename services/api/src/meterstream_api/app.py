@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from meterstream_alerting.config_registry import UnknownItem
 from meterstream_alerting.rules import InvalidRules
 from meterstream_api.alert_routes import router as alert_router
+from meterstream_api.batch_routes import router as batch_router
 from meterstream_api.config import ApiConfig
 from meterstream_api.health_routes import router as health_router
 from meterstream_api.routes import router
@@ -44,6 +45,7 @@ def create_app(
     app.include_router(router)
     app.include_router(alert_router)
     app.include_router(health_router)
+    app.include_router(batch_router)
 
     @app.exception_handler(InvalidQuery)
     async def invalid(_: Request, error: InvalidQuery) -> JSONResponse:

@@ -1,12 +1,13 @@
 // The meterstream dashboard: every panel reads /api/v1 for the same time range and model
 // filter (kept in the URL), and the page refreshes itself while "live" is ticked.
-import { api, apiUrl, ApiError, hasKey, setKey } from "./js/api.js";
+import { api, apiUrl, KEY_REFUSED, hasKey, setKey } from "./js/api.js";
 import { colorOf, draw, resizeAll, setModels } from "./js/charts.js";
 import { cell, formatValue } from "./js/format.js";
 import { bucketSeconds, isoTime, readState, state, timeRange, writeState } from "./js/state.js";
 
 const $ = (selector) => document.querySelector(selector);
 const RAW_MAX_S = 7 * 86400;
+const ERROR_TYPES_MAX_S = 86400;  // error types live in the raw rows only: read up to a day
 const LIVE_EVERY_MS = 5000;
 
 function table(element, columns, rows, rowClass = () => "") {
@@ -38,7 +39,7 @@ const ofModel = (rows) => rows.filter((row) => !state.model || row.model === sta
 async function inference(range) {
   const span = range.hi - range.lo;
   const costParams = { by: "model", per: span <= 3600 ? "minute" : span <= RAW_MAX_S ? "hour" : "day", ...range.params };
-  const errorsBy = span <= RAW_MAX_S ? "error_type" : "model";
+  const errorsBy = span <= ERROR_TYPES_MAX_S ? "error_type" : "model";
   const [models, latency, ttft, calls, errors, tokensIn, tokensOut, tokensCached, outPerModel, costs, unpriced] = await Promise.all([
     series(range, "system:calls", "count", { groupBy: "model", everyModel: true }),
     series(range, "system:latency_ms", state.pct, { groupBy: "model" }),
@@ -75,7 +76,7 @@ async function inference(range) {
     $("#errors-caption").textContent = "error rate by error type";
   } else {
     chart("errors", byGroup(errors, "model"), "percent", errors.url);
-    $("#errors-caption").textContent = "error rate per model (error types are kept for ranges up to 7 days)";
+    $("#errors-caption").textContent = "error rate per model (by error type for ranges up to a day)";
   }
   chart("tokens", [
     { label: "input", times: tokensIn.series[0]?.times || [], values: tokensIn.series[0]?.values || [] },
@@ -94,10 +95,14 @@ async function inference(range) {
   const unpricedRows = ofModel(unpriced);
   table($("#unpriced"), [["provider", "provider"], ["model", "model"], ["cost_kind", "cost kind"], ["calls", "calls"], ["last_seen", "last seen"]], unpricedRows);
   const callsMade = total(counts);
-  const failed = errorsBy === "error_type" ? total(errors) : null;
+  // Failed calls: summed by type, or each model's error rate times its calls per bucket.
+  const callsOf = new Map(counts.series.map((s) => [s.group.model, new Map(s.times.map((t, i) => [t, s.values[i] || 0]))]));
+  const failed = errorsBy === "error_type"
+    ? total(errors)
+    : errors.series.reduce((n, s) => n + s.values.reduce((a, v, i) => a + (v || 0) * (callsOf.get(s.group.model)?.get(s.times[i]) || 0), 0), 0);
   const tiles = [
     ["calls", formatValue("count", callsMade)],
-    ["error rate", failed === null ? "–" : formatValue("percent", callsMade ? failed / callsMade : 0)],
+    ["error rate", formatValue("percent", callsMade ? failed / callsMade : 0)],
     ["cost", formatValue("usd", ofModel(costs).reduce((a, row) => a + row.cost_usd, 0))],
     ["unpriced calls", formatValue("count", unpricedRows.reduce((n, row) => n + row.calls, 0))],
     ["models", String(names.length)],
@@ -106,7 +111,7 @@ async function inference(range) {
 }
 
 async function feedback(range) {
-  const [known, keys] = await Promise.all([api("metrics"), api("preferences", range.params)]);
+  const [known, keys] = await Promise.all([api("metrics", {}, "lists"), api("preferences", range.params, "lists")]);
   const metrics = known.filter((m) => ["grader", "user", "custom"].includes(m.category));
   state.fkey = select($("#feedback-key"), metrics.map((m) => [m.metric, m.metric]), state.fkey);
   state.pkey = select($("#preference-key"), keys.map((k) => [k.key, `${k.key} (${k.comparisons})`]), state.pkey);
@@ -122,7 +127,7 @@ async function feedback(range) {
 }
 
 async function training() {
-  const runs = (await api("runs", { limit: 20 })).runs;
+  const runs = (await api("runs", { limit: 20 }, "lists")).runs;
   const ticked = new Set(state.runs ? state.runs.split(",") : []);
   const chosen = runs.filter((r) => ticked.has(r.run_id)).map((r) => r.run_id);
   if (!chosen.length && runs.length) chosen.push(runs[0].run_id);
@@ -140,7 +145,7 @@ async function training() {
     table($("#config-diff"), [["argument", "argument"]], []);
     return;
   }
-  const keys = await api(`runs/${encodeURIComponent(chosen[0])}/keys`);
+  const keys = await api(`runs/${encodeURIComponent(chosen[0])}/keys`, {}, "lists");
   const fallback = keys.find((k) => k.includes("reward")) || keys[0] || "";
   state.hkey = select($("#history-key"), keys.map((k) => [k, k]), keys.includes(state.hkey) ? state.hkey : fallback);
   if (!state.hkey) { draw("training", [], { xIsTime: false }); return; }
@@ -167,7 +172,7 @@ async function training() {
 const groupText = (labels) => Object.entries(labels || {}).filter(([k, v]) => k !== "project" && v !== "").map(([k, v]) => `${k}=${v}`).join(" ") || "project";
 
 async function alerts() {
-  const history = await api("alerts", { limit: 100 });
+  const history = await api("alerts", { limit: 100 }, "lists");
   const current = new Map();
   for (const row of history) {
     const id = `${row.rule_id} ${JSON.stringify(row.labels)}`;
@@ -208,7 +213,7 @@ async function refresh() {
     const problems = [];
     for (const [name, panel] of Object.entries(panels)) {
       try { await panel; } catch (error) {
-        if (error instanceof ApiError && error.message === "the API key was refused") showLogin();
+        if (error.message === KEY_REFUSED) showLogin();
         problems.push(`${name}: ${error.message}`);
       }
     }
