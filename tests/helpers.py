@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,3 +55,18 @@ def local_clickhouse_at(folder: Path, *, http_port: int, tcp_port: int) -> Local
             ("MS_CLICKHOUSE_DATA", str(folder)),
         ),
     )
+
+
+def wait_for_output(
+    path: Path, marker: str, process: subprocess.Popen[bytes], within_s: float
+) -> str:
+    """The text of `path` (a process's output) once it holds `marker`; fails when the
+    process ends first or `within_s` passes."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        text = path.read_text(errors="replace") if path.exists() else ""
+        if marker in text:
+            return text
+        assert process.poll() is None, text[-3000:]
+        time.sleep(0.2)
+    raise AssertionError(f"no {marker!r} in {within_s}s:\n{path.read_text()[-3000:]}")

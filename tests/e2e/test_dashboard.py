@@ -31,7 +31,7 @@ from meterstream_cli.processes import free_port
 from meterstream_contracts import TOPICS
 from meterstream_kafka import KafkaConfig, apply_topics, start_group_at_end
 from tests.e2e.dashboard_checks import differences, expected, plotted_points
-from tests.helpers import ServerStore
+from tests.helpers import ServerStore, wait_for_output
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
@@ -48,17 +48,6 @@ class Stack:
     api_url: str
     keys: dict[str, str]
     gateway_url: str
-
-
-def _wait_for(path: Path, marker: str, process: subprocess.Popen[bytes], within_s: float) -> str:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        text = path.read_text(errors="replace") if path.exists() else ""
-        if marker in text:
-            return text
-        assert process.poll() is None, text[-3000:]
-        time.sleep(0.2)
-    raise AssertionError(f"no {marker!r} in {within_s}s:\n{path.read_text()[-3000:]}")
 
 
 @pytest.fixture
@@ -87,7 +76,7 @@ def stack(kafka_config: KafkaConfig, server_store: ServerStore, tmp_path: Path) 
             cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        _wait_for(out, "meterstream is up", up, within_s=180)
+        wait_for_output(out, "meterstream is up", up, within_s=180)
         state = orjson.loads((tmp_path / ".meterstream" / "stack" / "stack.json").read_bytes())
         yield Stack(state["api_url"], state["api_keys"], state["gateway_url"])
     finally:

@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +23,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from meterstream_cli.processes import free_port
 from meterstream_contracts import TOPICS
 from meterstream_kafka import KafkaConfig, apply_topics, start_group_at_end
-from tests.helpers import ServerStore
+from tests.helpers import ServerStore, wait_for_output
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
@@ -43,17 +42,6 @@ def meterstream(
         timeout=timeout,
         check=False,
     )
-
-
-def wait_for(path: Path, marker: str, process: subprocess.Popen[bytes], within_s: float) -> str:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        text = path.read_text(errors="replace") if path.exists() else ""
-        if marker in text:
-            return text
-        assert process.poll() is None, text[-3000:]
-        time.sleep(0.2)
-    raise AssertionError(f"no {marker!r} in {within_s}s:\n{path.read_text()[-3000:]}")
 
 
 def completions(project: str, count: int) -> bytes:
@@ -102,8 +90,8 @@ def test_up_serves_status_reports_and_down_stops_in_order_losing_nothing(
             cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        text = wait_for(out, "meterstream is up", up, within_s=180)
-        text = wait_for(out, "stop with Ctrl-C", up, within_s=10)
+        text = wait_for_output(out, "meterstream is up", up, within_s=180)
+        text = wait_for_output(out, "stop with Ctrl-C", up, within_s=10)
         key = re.search(r"Bearer (ms_[A-Za-z0-9_-]+)", text)
         assert key is not None, text
         assert f"MS_KAFKA_BOOTSTRAP_SERVERS={kafka_config.bootstrap_servers}" in text
