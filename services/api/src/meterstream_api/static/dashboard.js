@@ -105,6 +105,8 @@ async function inference(range) {
     ["error rate", formatValue("percent", callsMade ? failed / callsMade : 0)],
     ["cost", formatValue("usd", ofModel(costs).reduce((a, row) => a + row.cost_usd, 0))],
     ["unpriced calls", formatValue("count", unpricedRows.reduce((n, row) => n + row.calls, 0))],
+    ...[["input tokens", tokensIn], ["output tokens", tokensOut], ["cached tokens", tokensCached]].map(
+      ([name, answer]) => [name, formatValue("count", total(answer) * answer.interval_s)]),
     ["models", String(names.length)],
   ];
   $("#tiles").innerHTML = tiles.map(([name, value]) => `<div class="tile" data-tile="${name}">${name}<b>${value}</b></div>`).join("");
@@ -172,7 +174,9 @@ async function training() {
 const groupText = (labels) => Object.entries(labels || {}).filter(([k, v]) => k !== "project" && v !== "").map(([k, v]) => `${k}=${v}`).join(" ") || "project";
 
 async function alerts() {
-  const history = await api("alerts", { limit: 100 }, "lists");
+  // With a model chosen: that model's alerts and those of no model (project-wide rules).
+  const history = (await api("alerts", { limit: 100 }, "lists"))
+    .filter((row) => !state.model || !row.labels?.model || row.labels.model === state.model);
   const current = new Map();
   for (const row of history) {
     const id = `${row.rule_id} ${JSON.stringify(row.labels)}`;
