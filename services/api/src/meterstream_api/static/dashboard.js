@@ -6,7 +6,7 @@ import { cell, formatValue } from "./js/format.js";
 import { bucketSeconds, isoTime, readState, state, timeRange, writeState } from "./js/state.js";
 
 const $ = (selector) => document.querySelector(selector);
-const RAW_MAX_S = 7 * 86400;
+const HOURLY_COSTS_MAX_S = 7 * 86400;  // costs per minute up to an hour, per hour up to 7 days, then per day
 const ERROR_TYPES_MAX_S = 86400;  // error types live in the raw rows only: read up to a day
 const LIVE_EVERY_MS = 5000;
 
@@ -38,7 +38,7 @@ const ofModel = (rows) => rows.filter((row) => !state.model || row.model === sta
 
 async function inference(range) {
   const span = range.hi - range.lo;
-  const costParams = { by: "model", per: span <= 3600 ? "minute" : span <= RAW_MAX_S ? "hour" : "day", ...range.params };
+  const costParams = { by: "model", per: span <= 3600 ? "minute" : span <= HOURLY_COSTS_MAX_S ? "hour" : "day", ...range.params };
   const errorsBy = span <= ERROR_TYPES_MAX_S ? "error_type" : "model";
   const [models, latency, ttft, calls, errors, tokensIn, tokensOut, tokensCached, outPerModel, costs, unpriced] = await Promise.all([
     series(range, "system:calls", "count", { groupBy: "model", everyModel: true }),
