@@ -89,7 +89,7 @@ export function draw(name, seriesList, { unit = "number", range, xIsTime = true,
     },
     axes: [
       {},
-      { size: axisSize, values: (u, splits) => splits.map((v) => formatValue(unit, v)) },
+      { size: axisSize, values: (u, splits) => splits.map((v) => formatValue(unit, v, splits.length > 1 ? splits[1] - splits[0] : 0)) },
     ],
     series: [{}, ...order.map((i) => {
       const s = seriesList[i];
@@ -113,6 +113,7 @@ export function draw(name, seriesList, { unit = "number", range, xIsTime = true,
     columns: Object.fromEntries(order.map((i, k) => [seriesList[i].label, plot.data[k + 1]])),
     xMin: plot.scales.x.min,
     xMax: plot.scales.x.max,
+    yLabels: plot.axes[1]._values || [],  // the labels the y axis drew (uPlot keeps them)
   });
 }
 
