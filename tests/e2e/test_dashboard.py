@@ -178,7 +178,8 @@ def _check_page(page: Any, console: list[str], fetch: Any, *, charts: set[str]) 
         assert not record["empty"], f"{name} is empty while the API answers {want}"
         plotted = record["plotted"]
         labels = plotted["yLabels"]
-        assert labels and len(set(labels)) == len(labels), (name, labels)  # readable, no repeats
+        assert labels, name
+        assert len(set(labels)) == len(labels), (name, labels)  # readable: no label repeated
         if record["range"] is not None:
             assert (plotted["xMin"], plotted["xMax"]) == (lo, hi), (name, plotted)
         drawn = plotted_points(record, plotted)
