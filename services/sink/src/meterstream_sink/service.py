@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError
@@ -36,6 +38,8 @@ from meterstream_sink.processor import (
 from meterstream_sink.run_deletion import delete_runs_marked_deleted
 from meterstream_sink.verify import verify_stored
 from meterstream_warehouse import TABLES, RejectedBatch, RetriableWarehouseError, Warehouse
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -229,8 +233,9 @@ class ClickHouseSink:
                 self.metrics.rows_stored.labels(rows.table).inc(stored)
             rows = again
         if TABLES[rows.kind].has_retention:  # its TTL can drop rows as they are written
-            lost = await asyncio.to_thread(
-                verify_stored, self._warehouse, rows, processed.dead_letters
+            lost = await self._until_reachable(
+                f"verifying {rows.table}",
+                lambda: verify_stored(self._warehouse, rows, processed.dead_letters),
             )
             processed.dead_letters.extend(lost)
         if rows.table == "training_runs":
@@ -238,18 +243,27 @@ class ClickHouseSink:
 
     async def _insert_with_retry(self, rows: TableBatch) -> None:
         """Insert; while the store is unreachable, pause fetching and retry with backoff."""
+        result = await self._until_reachable(
+            f"insert into {rows.table}",
+            lambda: self._warehouse.insert_json_rows(
+                rows.table, rows.parts, dedup_token=rows.dedup_token
+            ),
+        )
+        self.metrics.rows_stored.labels(rows.table).inc(result.rows)
+        self.metrics.insert_seconds.labels(rows.table).observe(result.seconds)
+        if rows.oldest_timestamp_ms is not None:
+            lag = time.time() - rows.oldest_timestamp_ms / 1000
+            self.metrics.freshness_seconds.observe(max(0.0, lag))
+
+    async def _until_reachable(self, what: str, call: Callable[[], T]) -> T:
+        """`call` in a thread; while the store is unreachable, pause fetching and retry it
+        with backoff (an insert, and the read that verifies it)."""
         delay = self._config.retry_initial_s
         paused = False
         try:
             while True:
                 try:
-                    result = await asyncio.to_thread(
-                        self._warehouse.insert_json_rows,
-                        rows.table,
-                        rows.parts,
-                        dedup_token=rows.dedup_token,
-                    )
-                    break
+                    return await asyncio.to_thread(call)
                 except RetriableWarehouseError as error:
                     if self._stopping.is_set():
                         raise StopRequested(str(error)) from error
@@ -257,19 +271,12 @@ class ClickHouseSink:
                         self._consumer.pause(*self._consumer.assignment())
                         paused = True
                     self.metrics.retries.inc()
-                    log.warning(
-                        "insert into %s failed, retry in %.1fs: %s", rows.table, delay, error
-                    )
+                    log.warning("%s failed, retry in %.1fs: %s", what, delay, error)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self._config.retry_max_s)
         finally:
             if paused and self._consumer is not None:
                 self._consumer.resume(*self._consumer.assignment())
-        self.metrics.rows_stored.labels(rows.table).inc(result.rows)
-        self.metrics.insert_seconds.labels(rows.table).observe(result.seconds)
-        if rows.oldest_timestamp_ms is not None:
-            lag = time.time() - rows.oldest_timestamp_ms / 1000
-            self.metrics.freshness_seconds.observe(max(0.0, lag))
 
     async def _send_dead_letters(self, processed: ProcessedBatch) -> None:
         if not processed.dead_letters or self._producer is None:
