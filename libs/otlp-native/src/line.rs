@@ -3,7 +3,7 @@
 
 use blake2::digest::{Update, VariableOutput};
 use blake2::Blake2bVar;
-use std::fmt::Write as _;
+use std::io::Write as _;
 
 pub struct Completion<'a> {
     pub trace_id: &'a [u8],
@@ -26,7 +26,7 @@ pub struct Completion<'a> {
     pub labels: &'a [(String, String)],
 }
 
-fn hex(bytes: &[u8], out: &mut String) {
+fn hex(bytes: &[u8], out: &mut Vec<u8>) {
     for byte in bytes {
         let _ = write!(out, "{byte:02x}");
     }
@@ -34,7 +34,7 @@ fn hex(bytes: &[u8], out: &mut String) {
 
 /// The name-based UUID of a span (BLAKE2b-128 of trace id, a zero byte, span id, with the
 /// version 5 and RFC 4122 variant bits), hyphenated: `stable_uuid` in otlp_traces.py.
-fn event_id(trace_id: &[u8], span_id: &[u8], out: &mut String) {
+fn event_id(trace_id: &[u8], span_id: &[u8], out: &mut Vec<u8>) {
     let mut hasher = Blake2bVar::new(16).expect("16 is a valid BLAKE2b output size");
     hasher.update(trace_id);
     hasher.update(&[0]);
@@ -56,7 +56,7 @@ fn event_id(trace_id: &[u8], span_id: &[u8], out: &mut String) {
     .enumerate()
     {
         if index > 0 {
-            out.push('-');
+            out.push(b'-');
         }
         hex(part, out);
     }
@@ -76,7 +76,7 @@ fn civil(days: i64) -> (i64, i64, i64) {
 }
 
 /// `2026-12-05T07:16:25.568075Z`; the fraction is left out when it is zero.
-fn timestamp(us: i64, out: &mut String) {
+fn timestamp(us: i64, out: &mut Vec<u8>) {
     let seconds = us.div_euclid(1_000_000);
     let fraction = us.rem_euclid(1_000_000);
     let (year, month, day) = civil(seconds.div_euclid(86_400));
@@ -93,44 +93,45 @@ fn timestamp(us: i64, out: &mut String) {
     if fraction != 0 {
         let _ = write!(out, ".{fraction:06}");
     }
-    out.push_str("Z\"");
+    out.extend_from_slice(b"Z\"");
 }
 
-fn string(text: &str, out: &mut String) {
-    out.push_str(&serde_json::to_string(text).expect("a str always serializes"));
+/// Written straight into the line (no String per field).
+fn string(text: &str, out: &mut Vec<u8>) {
+    serde_json::to_writer(&mut *out, text).expect("a str always serializes");
 }
 
-fn float(value: f64, out: &mut String) {
-    out.push_str(&serde_json::to_string(&value).expect("a finite float serializes"));
+fn float(value: f64, out: &mut Vec<u8>) {
+    serde_json::to_writer(&mut *out, &value).expect("a finite float serializes");
 }
 
 pub fn write_completion(call: &Completion) -> Vec<u8> {
-    let mut out = String::with_capacity(640);
-    out.push_str("{\"kind\":\"completion\",\"schema_version\":1,\"event_id\":\"");
+    let mut out: Vec<u8> = Vec::with_capacity(640);
+    out.extend_from_slice(b"{\"kind\":\"completion\",\"schema_version\":1,\"event_id\":\"");
     event_id(call.trace_id, call.span_id, &mut out);
-    out.push_str("\",\"time\":");
+    out.extend_from_slice(b"\",\"time\":");
     timestamp(call.time_us, &mut out);
-    out.push_str(",\"project\":");
+    out.extend_from_slice(b",\"project\":");
     string(call.project, &mut out);
-    out.push_str(",\"completion_id\":\"otel-");
+    out.extend_from_slice(b",\"completion_id\":\"otel-");
     hex(call.trace_id, &mut out);
-    out.push('-');
+    out.push(b'-');
     hex(call.span_id, &mut out);
-    out.push_str("\",\"model\":");
+    out.extend_from_slice(b"\",\"model\":");
     string(call.model, &mut out);
-    out.push_str(",\"provider\":");
+    out.extend_from_slice(b",\"provider\":");
     match call.provider {
         Some(provider) => string(provider, &mut out),
-        None => out.push_str("null"),
+        None => out.extend_from_slice(b"null"),
     }
-    out.push_str(",\"started_at\":");
+    out.extend_from_slice(b",\"started_at\":");
     timestamp(call.started_us, &mut out);
-    out.push_str(",\"ttft_ms\":");
+    out.extend_from_slice(b",\"ttft_ms\":");
     match call.ttft_ms {
         Some(ttft) => float(ttft, &mut out),
-        None => out.push_str("null"),
+        None => out.extend_from_slice(b"null"),
     }
-    out.push_str(",\"latency_ms\":");
+    out.extend_from_slice(b",\"latency_ms\":");
     float(call.latency_ms, &mut out);
     let _ = write!(
         out,
@@ -146,21 +147,21 @@ pub fn write_completion(call: &Completion) -> Vec<u8> {
     );
     match &call.error_type {
         Some(error_type) => string(error_type, &mut out),
-        None => out.push_str("null"),
+        None => out.extend_from_slice(b"null"),
     }
-    out.push_str(if call.streamed {
-        ",\"streamed\":true,\"labels\":{"
+    out.extend_from_slice(if call.streamed {
+        b",\"streamed\":true,\"labels\":{"
     } else {
-        ",\"streamed\":false,\"labels\":{"
+        b",\"streamed\":false,\"labels\":{"
     });
     for (index, (label, value)) in call.labels.iter().enumerate() {
         if index > 0 {
-            out.push(',');
+            out.push(b',');
         }
         string(label, &mut out);
-        out.push(':');
+        out.push(b':');
         string(value, &mut out);
     }
-    out.push_str("}}");
-    out.into_bytes()
+    out.extend_from_slice(b"}}");
+    out
 }
