@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from aiokafka import TopicPartition
 
 from benchmarks import e2e_load
@@ -45,7 +46,9 @@ from benchmarks.e2e_measure import (
     freshness,
     freshness_per_second,
     rollup_freshness,
+    rows_stored,
     sample_until,
+    topic_traffic,
 )
 from benchmarks.proc import cpu_seconds, peak_rss_mb
 from meterstream_cli.processes import ServiceProcess, free_port, worker_process
@@ -139,6 +142,10 @@ class Pipeline:
     def cpu_since_mark(self) -> dict[str, float]:
         return {name: cpu_seconds(pid) - self._cpu[name] for name, pid in self.pids().items()}
 
+    async def rows_stored(self) -> dict[str, int]:
+        async with httpx.AsyncClient(base_url=self.metrics_url, timeout=5) as client:
+            return await rows_stored(client)
+
     def rss(self) -> dict[str, float]:
         return {name: peak_rss_mb(pid) for name, pid in self.pids().items()}
 
@@ -152,6 +159,8 @@ def capacity(kafka: KafkaConfig, pipeline: Pipeline, args: argparse.Namespace) -
     start = asyncio.run(end_offsets(kafka, [PARTIALS]))
     follower = PartialsFollower(kafka.bootstrap_servers, start, {project})
     samples = Samples()
+    offsets_before = asyncio.run(catalogue_end_offsets(kafka))
+    rows_before = asyncio.run(pipeline.rows_stored())
     pipeline.mark()
     generators, (produced, calls, gen_cpu, gen_rss) = run_generators(
         kafka, project, args.events, args.generators, None
@@ -176,6 +185,11 @@ def capacity(kafka: KafkaConfig, pipeline: Pipeline, args: argparse.Namespace) -
     asyncio.run(follow())
     for process in generators:
         process.join()
+    cpu = pipeline.cpu_since_mark()
+    traffic = topic_traffic(
+        offsets_before, asyncio.run(catalogue_end_offsets(kafka)),
+        rows_before, asyncio.run(pipeline.rows_stored()),
+    )  # fmt: skip
     total = produced.value
     last = samples.rows[-1]
     produced_done = next(s.at_s for s in samples.rows if s.produced >= total)
@@ -190,7 +204,8 @@ def capacity(kafka: KafkaConfig, pipeline: Pipeline, args: argparse.Namespace) -
         "produced_per_s": total / produced_done,
         "raw_stored_per_s": total / raw_done,
         "end_to_end_per_s": total / last.at_s,
-        "cpu_s": {**pipeline.cpu_since_mark(), "generators": gen_cpu.value},
+        "cpu_s": {**cpu, "generators": gen_cpu.value},
+        "topics": traffic,
         "generators_peak_rss_mb": gen_rss.value,
         "series": samples.rates(),
     }
@@ -277,6 +292,31 @@ def drain_peer(kafka: KafkaConfig, start: dict[TopicPartition, int], project: st
     return float(lines[-1].split("10-90%: ")[1].split()[0])
 
 
+def compare_with_peer(
+    kafka: KafkaConfig, folder: Path, start: dict[TopicPartition, int], cap: dict[str, Any],
+    trials: int,
+) -> dict[str, Any]:  # fmt: skip
+    """The capacity phase's completions drained by ours and by quixstreams, alternated
+    trial by trial (drift on the machine hits both); each trial's ratio and their spread."""
+    calls, project = cap["completions"], cap["project"]
+    ours, peer = [], []
+    for trial in range(trials):
+        ours.append(drain_ours(kafka, folder / f"drain-{trial}", start, project, calls))
+        peer.append(drain_peer(kafka, start, project, calls))
+    ratios = sorted(p / o for o, p in zip(ours, peer, strict=True))
+    return {
+        "completions": calls,
+        "ours_s": ours,
+        "quixstreams_s": peer,
+        "ours_per_s": [0.8 * calls / s for s in ours],
+        "quixstreams_per_s": [0.8 * calls / s for s in peer],
+        "ratios": [p / o for o, p in zip(ours, peer, strict=True)],
+        "ratio_median": ratios[len(ratios) // 2],
+        "ratio_min": ratios[0],
+        "ratio_max": ratios[-1],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_200_000, help="capacity phase events")
@@ -284,7 +324,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100_000, help="freshness phase events/s")
     parser.add_argument("--seconds", type=float, default=20, help="freshness phase length")
     parser.add_argument("--timeout", type=float, default=900, help="capacity phase limit, s")
-    parser.add_argument("--drains", type=int, default=2, help="drain trials each (best kept)")
+    parser.add_argument(
+        "--drains", type=int, default=3, help="alternated drain trials each (0: no peer)"
+    )
     parser.add_argument("--out", type=Path, default=Path(".meterstream/bench"))
     args = parser.parse_args()
 
@@ -316,20 +358,8 @@ def main() -> None:
         }
     finally:
         store.drop()
-    calls = report["capacity"]["completions"]
-    project = report["capacity"]["project"]
-    ours, peer = [], []
-    for trial in range(args.drains):  # alternated, so drift on the machine hits both
-        ours.append(drain_ours(kafka, folder / f"drain-{trial}", start, project, calls))
-        peer.append(drain_peer(kafka, start, project, calls))
-    report["peer"] = {
-        "completions": calls,
-        "ours_s": ours,
-        "quixstreams_s": peer,
-        "ours_per_s": 0.8 * calls / min(ours),
-        "quixstreams_per_s": 0.8 * calls / min(peer),
-        "ratio": min(peer) / min(ours),
-    }
+    if args.drains:
+        report["peer"] = compare_with_peer(kafka, folder, start, report["capacity"], args.drains)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "e2e-report.json").write_text(json.dumps(report, indent=2))
     write_chart(report, args.out / "e2e-chart.png")
@@ -337,8 +367,11 @@ def main() -> None:
 
 
 def print_table(report: dict[str, Any], out: Path) -> None:
-    cap, fresh, peer = report["capacity"], report["freshness"], report["peer"]
+    cap, fresh, peer = report["capacity"], report["freshness"], report.get("peer")
     achieved = fresh["raw_ms"]["n"] / max(fresh["raw_ms"]["span_s"], 1e-9)
+    pipeline_us = (
+        1e6 * sum(v for name, v in cap["cpu_s"].items() if name != "generators") / cap["events"]
+    )
     rows = [
         ("events produced (capacity phase)", f"{cap['events']:,}"),
         ("produced events/s (generators)", f"{cap['produced_per_s']:,.0f}"),
@@ -350,10 +383,11 @@ def print_table(report: dict[str, Any], out: Path) -> None:
          f"{fresh['raw_ms']['p50']:.0f} / {fresh['raw_ms']['p99']:.0f}"),
         ("rollup freshness per 10 s window p50 / p99 (ms)",
          f"{fresh['rollup_ms']['p50']:.0f} / {fresh['rollup_ms']['p99']:.0f}"),
-        ("drain alone, best of trials: ours / quixstreams (completions/s)",
-         f"{peer['ours_per_s']:,.0f} / {peer['quixstreams_per_s']:,.0f}"),
-        ("ratio to quixstreams", f"{peer['ratio']:.2f}x"),
         ("CPU s: " + ", ".join(cap["cpu_s"]), ", ".join(f"{v:.1f}" for v in cap["cpu_s"].values())),
+        ("pipeline CPU µs/event (all but the generators)",
+         f"{pipeline_us:.1f} = " + " + ".join(
+             f"{name} {1e6 * v / cap['events']:.1f}" for name, v in cap["cpu_s"].items()
+             if name != "generators")),
         ("peak RSS MB: " + ", ".join(report["peak_rss_mb"]) + ", generators",
          ", ".join(f"{v:.0f}" for v in report["peak_rss_mb"].values())
          + f", {cap['generators_peak_rss_mb']:.0f}"),
@@ -361,6 +395,18 @@ def print_table(report: dict[str, Any], out: Path) -> None:
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
+    if peer:
+        print("drain alone, alternated trials: ours / quixstreams completions/s, ratio")
+        for trial, (o, q, r) in enumerate(
+            zip(peer["ours_per_s"], peer["quixstreams_per_s"], peer["ratios"], strict=True)
+        ):
+            print(f"  trial {trial + 1}: {o:>10,.0f} / {q:>8,.0f}  {r:.2f}x")
+        print(f"  ratio median {peer['ratio_median']:.2f}x,"
+              f" range {peer['ratio_min']:.2f}x to {peer['ratio_max']:.2f}x")  # fmt: skip
+    print("capacity phase, per topic: messages appended, events stored from them")
+    for topic, counts in cap["topics"].items():
+        messages, events = counts["messages"], counts["events"]
+        print(f"  {topic:<42} {messages:>9,} {events:>11,}  ({events / messages:,.0f}/message)")
     print(f"report: {out / 'e2e-report.json'}  chart: {out / 'e2e-chart.png'}")
 
 

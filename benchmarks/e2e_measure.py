@@ -12,9 +12,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from meterstream_contracts import split_envelope
+from meterstream_contracts import TOPICS, split_envelope
 from meterstream_warehouse import Warehouse
-from meterstream_warehouse.tables import TABLES
+from meterstream_warehouse.tables import TABLES, table_for_kind
 
 PARTIALS = "meterstream.derived.inference_rollups"
 FRESHNESS_MS = (
@@ -52,18 +52,42 @@ class Samples:
         return out
 
 
-async def raw_rows_stored(client: httpx.AsyncClient) -> int:
-    """Rows the sink stored into raw tables so far (its /metrics counter)."""
+async def rows_stored(client: httpx.AsyncClient) -> dict[str, int]:
+    """Rows the sink stored so far per table (its /metrics counter)."""
     text = (await client.get("/metrics")).text
-    return int(
-        sum(
-            sample.value
-            for family in text_string_to_metric_families(text)
-            if family.name == "meterstream_sink_rows_stored"
-            for sample in family.samples
-            if sample.name.endswith("_total") and sample.labels.get("table") in RAW_TABLES
-        )
-    )
+    return {
+        sample.labels["table"]: int(sample.value)
+        for family in text_string_to_metric_families(text)
+        if family.name == "meterstream_sink_rows_stored"
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    }
+
+
+async def raw_rows_stored(client: httpx.AsyncClient) -> int:
+    """Rows the sink stored into raw tables so far."""
+    stored = await rows_stored(client)
+    return sum(rows for table, rows in stored.items() if table in RAW_TABLES)
+
+
+def topic_traffic(
+    before: dict[TopicPartition, int],
+    after: dict[TopicPartition, int],
+    rows_before: dict[str, int],
+    rows_after: dict[str, int],
+) -> dict[str, dict[str, int]]:
+    """Per topic that carried anything: messages appended (end offsets) and events in
+    them (rows the sink stored into the topic's table)."""
+    messages: dict[str, int] = {}
+    for tp, end in after.items():
+        messages[tp.topic] = messages.get(tp.topic, 0) + end - before.get(tp, 0)
+    traffic = {}
+    for topic, count in sorted(messages.items()):
+        if count:
+            table = table_for_kind(TOPICS.by_name(topic).kind).name
+            events = rows_after.get(table, 0) - rows_before.get(table, 0)
+            traffic[topic] = {"messages": count, "events": events}
+    return traffic
 
 
 class PartialsFollower:

@@ -13,7 +13,12 @@ from meterstream_contracts import (
 )
 from meterstream_derivations.definitions import DefinitionSet, InvalidDefinition, compile_definition
 from meterstream_derivations.expressions import InvalidExpression, compile_expression
-from meterstream_derivations.feedback import FeedbackEvent, KeyInfo, build_feedback_partials
+from meterstream_derivations.feedback import (
+    Feedback,
+    FeedbackEvent,
+    KeyInfo,
+    build_feedback_partials,
+)
 
 T0 = datetime(2026, 11, 20, 10, tzinfo=UTC)
 COMPLETION = {
@@ -164,7 +169,10 @@ def test_feedback_partials_count_means_true_rates_and_preferences() -> None:
     ]
     info: dict[tuple[str, str], KeyInfo] = {("p", "thumbs"): ("higher_is_better", "bool")}
     partials = build_feedback_partials(
-        events, windows=(60,), partial_id="0:1", key_info=lambda p, k: info.get((p, k))
+        [Feedback.of(event) for event in events],
+        windows=(60,),
+        partial_id="0:1",
+        key_info=lambda p, k: info.get((p, k)),
     )
     by_key = {p.key: p for p in partials}
     thumbs = by_key["thumbs"]

@@ -7,9 +7,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from meterstream_contracts import GraderScore, MetricValue, Preference
+import msgspec
+
+from meterstream_contracts import (
+    GraderScore,
+    MetricValue,
+    Preference,
+    envelope_as_array,
+    split_envelope,
+)
 from meterstream_contracts.derived import FeedbackRollup
 from meterstream_contracts.events import ScoringType
+from meterstream_derivations.inference import AwareTime
 
 FeedbackEvent = MetricValue | GraderScore | Preference
 KeyInfo = tuple[ScoringType, Literal["scalar", "bool"]]
@@ -36,25 +45,59 @@ class _Aggregate:
 Source = Literal["metric_value", "grader_score", "preference"]
 
 
-def _source(event: FeedbackEvent) -> Source:
-    if isinstance(event, MetricValue):
-        return "metric_value"
-    if isinstance(event, GraderScore):
-        return "grader_score"
-    return "preference"
+class Feedback(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    """The fields of a feedback event that partials use: from a model, or decoded straight
+    from a trusted envelope's JSON (its other fields skipped, no model per event)."""
+
+    kind: Source
+    project: str
+    key: str
+    time: AwareTime
+    value: float | None = None
+    category: Literal["user", "custom"] = "user"
+    passed: bool | None = None
+
+    @classmethod
+    def of(cls, event: FeedbackEvent) -> Feedback:
+        if isinstance(event, MetricValue):
+            return cls(kind=event.kind, project=event.project, key=event.key, time=event.time,
+                       value=event.value, category=event.category)  # fmt: skip
+        if isinstance(event, GraderScore):
+            return cls(kind=event.kind, project=event.project, key=event.key, time=event.time,
+                       value=event.value, passed=event.passed)  # fmt: skip
+        return cls(kind=event.kind, project=event.project, key=event.key, time=event.time)
+
+    def observation(self) -> tuple[str, float | None, bool]:
+        """(category, value, counts as true)."""
+        if self.kind == "metric_value":
+            return self.category, self.value, self.value == 1.0
+        if self.kind == "grader_score":
+            return "grader", self.value, bool(self.passed)
+        return "user", None, False
 
 
-def _observation(event: FeedbackEvent) -> tuple[str, float | None, bool]:
-    """(category, value, counts as true)."""
-    if isinstance(event, MetricValue):
-        return event.category, event.value, event.value == 1.0
-    if isinstance(event, GraderScore):
-        return "grader", event.value, bool(event.passed)
-    return "user", None, False
+_FEEDBACK = msgspec.json.Decoder(list[Feedback])
+
+
+def trusted_feedback(value: bytes, kind: Source) -> list[Feedback] | None:
+    """The feedback of an envelope a validating producer wrote (it carried ms-validated),
+    or None when it does not hold what the mark promised (events of `kind`, each with the
+    fields partials use): the contract reads it then."""
+    try:
+        events = _FEEDBACK.decode(envelope_as_array(value))
+    except msgspec.DecodeError:
+        try:
+            events = [msgspec.json.decode(line, type=Feedback) for line in split_envelope(value)]
+        except msgspec.DecodeError:
+            return None
+    if any(event.kind != kind or (kind != "preference" and event.value is None)
+           for event in events):  # fmt: skip
+        return None
+    return events
 
 
 def build_feedback_partials(
-    events: Iterable[FeedbackEvent],
+    events: Iterable[Feedback],
     *,
     windows: tuple[int, ...],
     partial_id: str,
@@ -67,13 +110,13 @@ def build_feedback_partials(
     """
     groups: dict[tuple[str, str, Source, str, int, int], _Aggregate] = {}
     for event in events:
-        category, value, true = _observation(event)
+        category, value, true = event.observation()
         epoch = int(event.time.timestamp())
         for length in windows:
             key = (
                 event.project,
                 event.key,
-                _source(event),
+                event.kind,
                 category,
                 length,
                 epoch - epoch % length,

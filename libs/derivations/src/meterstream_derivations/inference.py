@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Annotated, Final, Protocol
 
 import msgspec
 
@@ -111,13 +111,17 @@ class PartialsResult:
     """Spend per (project, provider, model, smallest window, price version)."""
 
 
+AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
+"""A time a trusted decode accepts: with its offset (a naive one goes to the contract)."""
+
+
 class Call(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     """The fields of a completion that rollups use: from a model, or decoded straight
     from a trusted envelope's JSON (its other fields skipped, no dict per event)."""
 
     project: str
     model: str
-    time: datetime
+    time: AwareTime
     latency_ms: float
     provider: str | None = None
     status: str = "ok"

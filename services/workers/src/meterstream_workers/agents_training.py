@@ -7,11 +7,12 @@ from typing import Any
 
 from meterstream_contracts import TOPICS, ApiCost, GpuCost, TrainingStep, decode_envelope
 from meterstream_contracts.derived import TrainingHistory
+from meterstream_derivations.feedback import Source
 from meterstream_derivations.history import HistoryRow, RunHistory, latest_rows
 from meterstream_derivations.inference import Prices
 from meterstream_derivations.ledger import api_cost_priced
 from meterstream_workers.first_phase import appended_at, feedback_outputs, spend_ledger
-from meterstream_workers.wiring import Wiring, origin_of
+from meterstream_workers.wiring import Wiring, is_validated, origin_of
 
 
 def apply_to_run(
@@ -79,20 +80,22 @@ def add_training_agent(w: Wiring) -> None:
     del training
 
 
-def add_feedback_agent(w: Wiring) -> None:
-    sources = [
-        TOPICS.for_kind(kind).name for kind in ("metric_value", "grader_score", "preference")
-    ]
+FEEDBACK_SOURCES: dict[str, Source] = {
+    TOPICS.for_kind(kind).name: kind for kind in ("metric_value", "grader_score", "preference")
+}
 
-    @w.app.agent(w.topic(*sources))
+
+def add_feedback_agent(w: Wiring) -> None:
+    @w.app.agent(w.topic(*FEEDBACK_SOURCES))
     async def feedback(stream: Any) -> None:
         await w.feed.loaded.wait()
         async for event in stream.events():
             origin = origin_of(event)
             outputs = feedback_outputs(
-                TOPICS.by_name(origin.topic).kind,
+                FEEDBACK_SOURCES[origin.topic],
                 event.value or b"",
                 origin=origin,
+                validated=is_validated(event.headers),
                 windows=w.windows,
                 key_info=w.registries.key_info,
                 definitions=w.registries.definitions,

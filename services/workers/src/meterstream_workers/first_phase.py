@@ -29,7 +29,13 @@ from meterstream_contracts import (
 )
 from meterstream_contracts.derived import CostEntry, FeedbackRollup, InferenceRollup
 from meterstream_derivations.definitions import DefinitionSet
-from meterstream_derivations.feedback import KeyInfo, build_feedback_partials
+from meterstream_derivations.feedback import (
+    Feedback,
+    KeyInfo,
+    Source,
+    build_feedback_partials,
+    trusted_feedback,
+)
 from meterstream_derivations.inference import (
     Call,
     Prices,
@@ -151,24 +157,44 @@ class FeedbackOutputs:
     metric_values: list[dict[str, Any]]
 
 
+def read_feedback(
+    kind: Source, value: bytes, *, origin: MessageOrigin, validated: bool
+) -> tuple[list[Feedback], list[FeedbackEvent] | None]:
+    """The partials' view of one message's feedback, and the events themselves when the
+    contract had to read them (None on the trusted path), as `read_completions` does."""
+    feedback = trusted_feedback(value, kind) if validated else None
+    if feedback is not None:
+        return feedback, None
+    decoded = decode_envelope(value, kind=kind, origin=origin)
+    events = [e for e in decoded.events if isinstance(e, MetricValue | GraderScore | Preference)]
+    return [Feedback.of(event) for event in events], events
+
+
 def feedback_outputs(
-    kind: str,
+    kind: Source,
     value: bytes,
     *,
     origin: MessageOrigin,
+    validated: bool,
     windows: tuple[int, ...],
     key_info: Callable[[str, str], KeyInfo | None],
     definitions: DefinitionSet | None = None,
 ) -> FeedbackOutputs:
-    decoded = decode_envelope(value, kind=kind, origin=origin)
-    events = [e for e in decoded.events if isinstance(e, MetricValue | GraderScore | Preference)]
+    feedback, events = read_feedback(kind, value, origin=origin, validated=validated)
     partials = build_feedback_partials(
-        events, windows=windows, partial_id=slice_id(origin), key_info=key_info
+        feedback, windows=windows, partial_id=slice_id(origin), key_info=key_info
     )
     results: list[dict[str, Any]] = []
-    if definitions is not None:
-        for event in events:
-            if isinstance(event, MetricValue) and event.category == "custom":
+    if definitions is not None and any(
+        definitions.any_for(p) for p in {f.project for f in feedback}
+    ):
+        records: Sequence[dict[str, Any] | FeedbackEvent] = (
+            _trusted_records(value) if events is None else events
+        )
+        for line, item in enumerate(records):
+            record = item if isinstance(item, dict) else item.model_dump(mode="json")
+            if record.get("kind") == "metric_value" and record.get("category") == "custom":
                 continue  # results of definitions never feed definitions again
-            results.extend(definitions.evaluate(kind, event.model_dump(mode="json")))
+            record.setdefault("event_id", origin.event_id(line))
+            results.extend(definitions.evaluate(kind, record))
     return FeedbackOutputs(partials, results)
