@@ -14,12 +14,11 @@ import matplotlib.pyplot as plt
 def write_chart(report: dict[str, Any], path: Path) -> None:
     series = report["capacity"]["series"]
     fresh = report["freshness"]["series"]
-    raw = report["freshness"]["raw_ms"]
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(10, 8))
     at = [row["at_s"] for row in series]
     for column, label in (
         ("produced_per_s", "produced (SDK transport)"),
-        ("raw_stored_per_s", "raw stored (sink → chDB)"),
+        ("raw_stored_per_s", "raw stored (sink → ClickHouse)"),
         ("rolled_up_per_s", "completions rolled up (workers)"),
     ):
         top.plot(at, [row[column] / 1000 for row in series], label=label)
@@ -34,8 +33,8 @@ def write_chart(report: dict[str, Any], path: Path) -> None:
     bottom.plot(seconds, [row["p50"] for row in fresh], label="p50")
     bottom.plot(seconds, [row["p99"] for row in fresh], label="p99")
     bottom.set_title(
-        f"freshness at {raw['n'] / max(raw['span_s'], 1e-9):,.0f} completions/s:"
-        " event time → raw row stored"
+        f"freshness, {report['freshness']['offered_per_s']:,.0f} events/s offered"
+        f" ({report['freshness']['asked_per_s']:,.0f} asked): event time → raw row stored"
     )
     bottom.set_xlabel("seconds of event time")
     bottom.set_ylabel("ms")

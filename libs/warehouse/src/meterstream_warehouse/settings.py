@@ -10,6 +10,11 @@ JSON_INSERT_SETTINGS: Final[dict[str, str | int]] = {
     "date_time_input_format": "best_effort",
     "input_format_json_read_objects_as_strings": 1,
     "input_format_json_read_arrays_as_strings": 1,
+    # One thread parses an insert's JSON. Parallel parsing cuts the text into segments for
+    # a pool of parsers: measured on 2 cores, 50k-row inserts of completions cost the server
+    # 6.05-6.53 µs of CPU a row parsed serially against 6.85-7.25 in parallel, in the same
+    # wall time (three alternated rounds).
+    "input_format_parallel_parsing": 0,
     # Replacing tables collapse replays at merge time and under FINAL; doing it
     # on every insert halves insert speed for no gain.
     "optimize_on_insert": 0,
