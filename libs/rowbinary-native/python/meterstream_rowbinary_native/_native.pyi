@@ -1,0 +1,3 @@
+COMPLETION_COLUMNS: list[str]
+
+def completion_rows(data: bytes) -> tuple[bytes, int]: ...
