@@ -6,7 +6,6 @@ import asyncio
 import threading
 import urllib.request
 import uuid
-from collections.abc import Sequence
 
 import pyarrow as pa
 import pytest
@@ -32,22 +31,13 @@ class FlakyStore:
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
 
-    def _reachable(self) -> None:
-        if self.down.is_set():
-            self.refused += 1
-            raise RetriableWarehouseError("store unreachable (injected outage)")
-
     def insert_json_rows(
         self, table: str, data: bytes, *, dedup_token: str | None = None
     ) -> InsertResult:
-        self._reachable()
+        if self.down.is_set():
+            self.refused += 1
+            raise RetriableWarehouseError("store unreachable (injected outage)")
         return self.inner.insert_json_rows(table, data, dedup_token=dedup_token)
-
-    def insert_row_binary(
-        self, table: str, columns: Sequence[str], data: bytes, *, dedup_token: str | None = None
-    ) -> InsertResult:
-        self._reachable()
-        return self.inner.insert_row_binary(table, columns, data, dedup_token=dedup_token)
 
     def insert_arrow(
         self, table: str, batch: pa.Table, *, dedup_token: str | None = None

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
-from meterstream_rowbinary_native import completion_rows
 
 from meterstream_contracts import EVENT_MODELS, TOPICS
 from meterstream_contracts.examples import load_examples
@@ -165,30 +164,3 @@ def test_events_older_than_the_raw_tables_keep_are_dead_lettered_saying_why(
     fresh = ConsumedMessage(topic, 0, 4, 0, recent, validated=True)
     again = process_batch(Batch(messages=[fresh]), lenient_guard(), retention)
     assert again.tables["raw_completions"].payload == recent + b"\n"
-
-
-def completions_batch(*lines: bytes) -> Batch:
-    topic = TOPICS.for_kind("completion").name
-    message = ConsumedMessage(topic, 0, 7, 1_763_632_800_000, b"\n".join(lines), validated=True)
-    return Batch(messages=[message])
-
-
-def test_completions_go_as_row_binary_when_every_one_encodes() -> None:
-    valid = load_examples("completion").valid
-    processed = process_batch(completions_batch(*valid), lenient_guard())
-    rows = processed.tables["raw_completions"]
-    assert rows.row_binary is not None
-    assert rows.row_binary == completion_rows(rows.payload)[0]
-    assert completion_rows(rows.payload)[1] == len(valid)
-
-
-def test_completions_go_as_json_when_one_does_not_encode() -> None:
-    """A marked line in a shape the encoder does not read (a time without its offset) is
-    ClickHouse's to judge: the batch keeps its JSON, as it is."""
-    valid = load_examples("completion").valid
-    naive = orjson.loads(valid[0])
-    naive["time"] = naive["time"].rstrip("Z")
-    processed = process_batch(completions_batch(*valid, orjson.dumps(naive)), lenient_guard())
-    rows = processed.tables["raw_completions"]
-    assert rows.row_binary is None
-    assert rows.rows == len(valid) + 1

@@ -55,9 +55,4 @@ class Warehouse(Protocol):
     ) -> InsertResult:
         """Insert an Arrow table; its column names are the target columns."""
 
-    def insert_row_binary(
-        self, table: str, columns: Sequence[str], data: bytes, *, dedup_token: str | None = None
-    ) -> InsertResult:
-        """Insert RowBinary rows of `columns`; the table's defaults fill the others."""
-
     def close(self) -> None: ...

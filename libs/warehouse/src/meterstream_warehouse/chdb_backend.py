@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,13 +92,6 @@ class ChdbWarehouse:
         clause = settings_clause(settings) if settings else ""
         statement = f"INSERT INTO {table} ({columns}) {clause}"
         return self._stream_insert(statement, "ArrowStream", sink.getvalue().to_pybytes())
-
-    def insert_row_binary(
-        self, table: str, columns: Sequence[str], data: bytes, *, dedup_token: str | None = None
-    ) -> InsertResult:
-        clause = settings_clause(insert_settings(dedup_token))
-        statement = f"INSERT INTO {table} ({', '.join(columns)}) {clause}"
-        return self._stream_insert(statement, "RowBinary", data)
 
     def close(self) -> None:
         with self._lock:

@@ -112,10 +112,19 @@ class ServerWarehouse:
     def insert_json_rows(
         self, table: str, data: JsonRows, *, dedup_token: str | None = None
     ) -> InsertResult:
+        started = time.perf_counter()
         # Pieces go out as a generator: clickhouse-connect streams it, so the batch is
         # never joined into one buffer (and then copied again behind the INSERT statement).
         block = data if isinstance(data, bytes) else _chunks(data)
-        return self._raw_insert(table, block, "JSONEachRow", dedup_token)
+        try:
+            summary = self._client.raw_insert(
+                table, insert_block=block, settings=insert_settings(dedup_token), fmt="JSONEachRow"
+            )
+        except OperationalError as error:
+            raise RetriableWarehouseError(str(error)) from error
+        except DatabaseError as error:
+            raise classify_insert_error(str(error)) from error
+        return InsertResult(rows=summary.written_rows, seconds=time.perf_counter() - started)
 
     def insert_arrow(
         self, table: str, batch: pa.Table, *, dedup_token: str | None = None
@@ -126,26 +135,6 @@ class ServerWarehouse:
         )
         try:
             summary = self._client.insert_arrow(table, batch, settings=settings)
-        except OperationalError as error:
-            raise RetriableWarehouseError(str(error)) from error
-        except DatabaseError as error:
-            raise classify_insert_error(str(error)) from error
-        return InsertResult(rows=summary.written_rows, seconds=time.perf_counter() - started)
-
-    def insert_row_binary(
-        self, table: str, columns: Sequence[str], data: bytes, *, dedup_token: str | None = None
-    ) -> InsertResult:
-        return self._raw_insert(f"{table} ({', '.join(columns)})", data, "RowBinary", dedup_token)
-
-    def _raw_insert(
-        self, target: str, block: bytes | Generator[bytes, None, None], fmt: str,
-        dedup_token: str | None,
-    ) -> InsertResult:  # fmt: skip
-        started = time.perf_counter()
-        try:
-            summary = self._client.raw_insert(
-                target, insert_block=block, settings=insert_settings(dedup_token), fmt=fmt
-            )
         except OperationalError as error:
             raise RetriableWarehouseError(str(error)) from error
         except DatabaseError as error:

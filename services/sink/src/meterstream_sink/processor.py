@@ -8,14 +8,11 @@ are re-encoded into the payload.
 from __future__ import annotations
 
 import hashlib
-import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
 
 import msgspec
-from meterstream_rowbinary_native import COMPLETION_COLUMNS, completion_rows
 
 from meterstream_contracts import (
     TOPICS,
@@ -30,8 +27,6 @@ from meterstream_sink.batch import Batch, ConsumedMessage
 from meterstream_sink.guard import DeadLetterGuard
 from meterstream_warehouse import table_for_kind
 
-log = logging.getLogger(__name__)
-
 
 @dataclass(slots=True)
 class TableBatch:
@@ -44,9 +39,6 @@ class TableBatch:
     messages: list[ConsumedMessage] = field(default_factory=list)
     ranges: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
     oldest_timestamp_ms: int | None = None
-    row_binary: bytes | None = None
-    """The rows re-encoded as RowBinary of `ROW_BINARY[table]`'s columns, when a fast path
-    has them; the JSON in `parts` otherwise."""
 
     def add(self, data: bytes) -> None:
         """Append NDJSON (one or more lines, no trailing newline); `parts` holds it unjoined."""
@@ -82,26 +74,6 @@ class ProcessedBatch:
     @property
     def rows(self) -> int:
         return sum(table.rows for table in self.tables.values())
-
-
-ROW_BINARY: Final[dict[str, tuple[list[str], Callable[[bytes], tuple[bytes, int]]]]] = {
-    "raw_completions": (COMPLETION_COLUMNS, completion_rows),
-}
-"""Tables with a RowBinary encoder: the columns it writes and the encoder. ClickHouse reads
-RowBinary for about half the CPU of JSON (measured: 3.4-5.0 against 6.9-7.5 µs a row of
-raw_completions on the server)."""
-
-
-def encode_row_binary(target: TableBatch) -> None:
-    """Give `target` its RowBinary rows when its table has an encoder that takes all of them;
-    when one document is not one it encodes exactly, the JSON goes as it is."""
-    fast = ROW_BINARY.get(target.table)
-    if fast is None:
-        return
-    try:
-        target.row_binary, _ = fast[1](target.payload)
-    except ValueError as error:
-        log.info("%s goes as JSON: %s", target.table, error)
 
 
 def dedup_token(table: str, ranges: dict[tuple[str, int], tuple[int, int]]) -> str:
@@ -206,8 +178,6 @@ def process_batch(
             result.dead_letters.extend(validate_into(target, message, guard, kept))
     guard.end_batch()
     result.tables = {name: t for name, t in result.tables.items() if t.rows}
-    for target in result.tables.values():
-        encode_row_binary(target)
     return result
 
 

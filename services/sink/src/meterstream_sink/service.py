@@ -30,7 +30,6 @@ from meterstream_sink.guard import DeadLetterGuard, DeadLetterLimits
 from meterstream_sink.metrics import SinkMetrics
 from meterstream_sink.poison import store_line_by_line
 from meterstream_sink.processor import (
-    ROW_BINARY,
     ProcessedBatch,
     TableBatch,
     process_batch,
@@ -38,13 +37,7 @@ from meterstream_sink.processor import (
 )
 from meterstream_sink.run_deletion import delete_runs_marked_deleted
 from meterstream_sink.verify import verify_stored
-from meterstream_warehouse import (
-    TABLES,
-    InsertResult,
-    RejectedBatch,
-    RetriableWarehouseError,
-    Warehouse,
-)
+from meterstream_warehouse import TABLES, RejectedBatch, RetriableWarehouseError, Warehouse
 
 T = TypeVar("T")
 
@@ -251,23 +244,16 @@ class ClickHouseSink:
     async def _insert_with_retry(self, rows: TableBatch) -> None:
         """Insert; while the store is unreachable, pause fetching and retry with backoff."""
         result = await self._until_reachable(
-            f"insert into {rows.table}", lambda: self._insert(rows)
+            f"insert into {rows.table}",
+            lambda: self._warehouse.insert_json_rows(
+                rows.table, rows.parts, dedup_token=rows.dedup_token
+            ),
         )
         self.metrics.rows_stored.labels(rows.table).inc(result.rows)
         self.metrics.insert_seconds.labels(rows.table).observe(result.seconds)
         if rows.oldest_timestamp_ms is not None:
             lag = time.time() - rows.oldest_timestamp_ms / 1000
             self.metrics.freshness_seconds.observe(max(0.0, lag))
-
-    def _insert(self, rows: TableBatch) -> InsertResult:
-        if rows.row_binary is not None:
-            columns = ROW_BINARY[rows.table][0]
-            return self._warehouse.insert_row_binary(
-                rows.table, columns, rows.row_binary, dedup_token=rows.dedup_token
-            )
-        return self._warehouse.insert_json_rows(
-            rows.table, rows.parts, dedup_token=rows.dedup_token
-        )
 
     async def _until_reachable(self, what: str, call: Callable[[], T]) -> T:
         """`call` in a thread; while the store is unreachable, pause fetching and retry it

@@ -1,3 +1,0 @@
-COMPLETION_COLUMNS: list[str]
-
-def completion_rows(data: bytes) -> tuple[bytes, int]: ...
