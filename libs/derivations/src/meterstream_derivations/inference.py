@@ -10,16 +10,23 @@ lands in its (older) window and its partial corrects that window.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Final, Protocol
 
 import msgspec
+from meterstream_rollup_native import completion_sums
 
 from meterstream_contracts import Completion, envelope_as_array, split_envelope
 from meterstream_contracts.derived import CostEntry, InferenceRollup
-from meterstream_derivations.sketch import RELATIVE_ACCURACY, QuantileSketch, add_bins
+from meterstream_derivations.sketch import (
+    MIN_INDEXABLE,
+    RELATIVE_ACCURACY,
+    ZERO_BIN,
+    QuantileSketch,
+    add_bins,
+)
 from meterstream_pricing import ModelPrice, PricingRegistry, UnknownModelPrice, Usage
 
 if TYPE_CHECKING:
@@ -154,6 +161,9 @@ class Call(msgspec.Struct, frozen=True, gc=False, kw_only=True):
         )
 
 
+GroupKey = tuple[str, str, str, int]
+"""(project, model, provider, start of the shortest window): a bucket of calls."""
+_SKETCH = QuantileSketch()
 _CALLS = msgspec.json.Decoder(list[Call])
 _CALL = msgspec.json.Decoder(Call)
 
@@ -330,7 +340,7 @@ def build_partials_from_calls(
     """
     lengths = (window_seconds,) if isinstance(window_seconds, int) else window_seconds
     shortest = _shortest(lengths)
-    groups: dict[tuple[str, str, str, int], list[Call]] = {}
+    groups: dict[GroupKey, list[Call]] = {}
     for call in calls:
         epoch = int(call.time.timestamp())
         key = (call.project, call.model, call.provider or "", epoch - epoch % shortest)
@@ -339,19 +349,84 @@ def build_partials_from_calls(
             groups[key] = [call]
         else:
             group.append(call)
+    return _partials_of(groups, lengths, partial_id, Prices(pricing, as_of))
+
+
+def build_partials_from_envelope(
+    value: bytes,
+    *,
+    window_seconds: int | tuple[int, ...],
+    partial_id: str,
+    pricing: PricingRegistry,
+    as_of: datetime | None = None,
+) -> PartialsResult | None:
+    """`build_partials_from_calls` of an envelope marked validated, its buckets summed in
+    Rust (`meterstream_rollup_native`, a third of the CPU): the same partials and ledger.
+    None when the Rust reading declines the envelope or a price splits a bucket by tiers:
+    the calls are then read and summed here."""
+    lengths = (window_seconds,) if isinstance(window_seconds, int) else window_seconds
+    sums = completion_sums(
+        value,
+        shortest=_shortest(lengths),
+        log_gamma=_SKETCH.log_gamma,
+        min_indexable=MIN_INDEXABLE,
+        zero_bin=ZERO_BIN,
+    )
+    if sums is None:
+        return None
+    groups: dict[GroupKey, list[Call] | _Bucket] = {}
+    for key, count, tokens, errors, latency_bins, ttft_bins, decode_seconds, decode_tokens in sums:
+        bucket = _Bucket(count=count, errors=errors, latency_bins=latency_bins,
+                         ttft_bins=ttft_bins, decode_seconds=decode_seconds,
+                         decode_tokens=decode_tokens)  # fmt: skip
+        (bucket.input_tokens, bucket.output_tokens, bucket.cached_tokens,
+         bucket.cache_write_tokens, bucket.cache_write_1h_tokens,
+         bucket.reasoning_tokens) = tokens  # fmt: skip
+        groups[key] = bucket
+    try:
+        return _partials_of(groups, lengths, partial_id, Prices(pricing, as_of))
+    except _SplitByTier:
+        return None
+
+
+class _SplitByTier(Exception):
+    """A bucket summed whole lies across a price's tiers: its calls are needed."""
+
+
+def _unpriced_parts(group: list[Call] | _Bucket) -> list[tuple[bool, _Bucket]]:
+    """(came with a reported cost, sums) of a bucket no price is known for."""
+    if isinstance(group, _Bucket):
+        return [(False, group)]  # the Rust reading declines calls with a reported cost
+    return [(reported, _bucket_of(part)) for reported, part in _by_report(group)]
+
+
+def _priced_parts(price: ModelPrice, group: list[Call] | _Bucket) -> list[tuple[int, _Bucket]]:
+    """(price tier, sums) of a priced bucket."""
+    if isinstance(group, _Bucket):
+        if price.tiers:
+            raise _SplitByTier
+        return [(0, group)]
+    return [(tier, _bucket_of(part)) for tier, part in _by_tier(price, group)]
+
+
+def _partials_of(
+    groups: Mapping[GroupKey, list[Call] | _Bucket],
+    lengths: tuple[int, ...],
+    partial_id: str,
+    prices: Prices,
+) -> PartialsResult:
+    shortest = min(lengths)
     # A bucket lies within one UTC day (and one off-peak period), so within one price
     # version; its calls are split by the tier of their own input, and each part is
     # priced once from its token sums (cost is linear within a tier, as reconcile
     # computes it).
-    prices = Prices(pricing, as_of)
     buckets: dict[tuple[str, str, str, int, str], _Bucket] = {}
     sources: dict[tuple[str, str, str, int, str], str] = {}
     unpriced: dict[tuple[str, str], int] = {}
     for (project, model, provider, start), group in groups.items():
         price = prices.at_second(provider, model, start)
         if price is None:
-            for reported, part in _by_report(group):
-                bucket = _bucket_of(part)
+            for reported, bucket in _unpriced_parts(group):
                 bucket.unpriced = bucket.count
                 unpriced[(provider, model)] = unpriced.get((provider, model), 0) + bucket.count
                 if reported:
@@ -360,9 +435,8 @@ def build_partials_from_calls(
                 buckets[line] = bucket
                 sources[line] = "reported" if reported else "unpriced"
             continue
-        for tier, part in _by_tier(price, group):
+        for tier, bucket in _priced_parts(price, group):
             tier_price = price.at_tier(tier)
-            bucket = _bucket_of(part)
             bucket.cost_usd = tier_price.cost_usd(bucket.usage())
             line = (project, model, provider, start, tier_price.version)
             buckets[line] = bucket

@@ -50,6 +50,11 @@ class QuantileSketch:
         self._log_gamma = math.log(self.gamma)
 
     @property
+    def log_gamma(self) -> float:
+        """log(gamma): a value's bin is ceil(log(value) / log_gamma)."""
+        return self._log_gamma
+
+    @property
     def count(self) -> int:
         return sum(self.bins.values())
 

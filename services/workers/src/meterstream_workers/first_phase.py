@@ -40,6 +40,7 @@ from meterstream_derivations.inference import (
     Call,
     Prices,
     build_partials_from_calls,
+    build_partials_from_envelope,
     trusted_calls,
 )
 from meterstream_derivations.ledger import api_cost_entries, gpu_cost_entries
@@ -108,16 +109,21 @@ def completion_outputs(
     pricing: PricingRegistry,
     definitions: DefinitionSet | None = None,
 ) -> CompletionOutputs:
-    calls, events = read_completions(value, origin=origin, validated=validated)
-    result = build_partials_from_calls(
-        calls,
-        window_seconds=windows,
-        partial_id=slice_id(origin),
-        pricing=pricing,
-        as_of=appended_at(origin),
-    )
+    partial_id, as_of = slice_id(origin), appended_at(origin)
+    result = None
+    if validated:
+        result = build_partials_from_envelope(
+            value, window_seconds=windows, partial_id=partial_id, pricing=pricing, as_of=as_of
+        )
+    events: list[Completion] | None = None
+    if result is None:
+        calls, events = read_completions(value, origin=origin, validated=validated)
+        result = build_partials_from_calls(
+            calls, window_seconds=windows, partial_id=partial_id, pricing=pricing, as_of=as_of
+        )
     results: list[dict[str, Any]] = []
-    if definitions is not None and any(definitions.any_for(p) for p in {c.project for c in calls}):
+    projects = {partial.project for partial in result.partials}
+    if definitions is not None and any(definitions.any_for(p) for p in projects):
         # whole records for the definitions, from the same path the calls came from
         records: Sequence[dict[str, Any] | Completion] = (
             _trusted_records(value) if events is None else events
