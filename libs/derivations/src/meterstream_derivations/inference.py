@@ -361,7 +361,7 @@ def build_partials_from_envelope(
     as_of: datetime | None = None,
 ) -> PartialsResult | None:
     """`build_partials_from_calls` of an envelope marked validated, its buckets summed in
-    Rust (`meterstream_rollup_native`, a third of the CPU): the same partials and ledger.
+    Rust (`meterstream_rollup_native`, half the CPU): the same partials and ledger.
     None when the Rust reading declines the envelope or a price splits a bucket by tiers:
     the calls are then read and summed here."""
     lengths = (window_seconds,) if isinstance(window_seconds, int) else window_seconds
