@@ -176,11 +176,14 @@ class ClickHouseSink:
         """Start storing the current batch while the loop goes on fetching the next one.
 
         At most one batch is in flight: the next hand-over waits for it, so
-        batches are stored and committed in order and memory stays bounded.
+        batches are stored and committed in order and memory stays bounded. A rebalance's
+        flush may have taken the batch while this waited for the lock: then there is none.
         """
         async with self._lock:
             if self._in_flight is not None:
                 await self._in_flight
+            if self._builder.is_empty():
+                return
             batch = self._builder.take()
             self._in_flight = asyncio.create_task(self._store_and_commit(batch))
 
