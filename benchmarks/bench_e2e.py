@@ -308,17 +308,18 @@ def compare_with_peer(
     for trial in range(trials):
         ours.append(drain_ours(kafka, folder / f"drain-{trial}", start, project, calls))
         peer.append(drain_peer(kafka, start, project, calls))
-    ratios = sorted(p / o for o, p in zip(ours, peer, strict=True))
+    ratios = [p / o for o, p in zip(ours, peer, strict=True)]
+    spread = sorted(ratios)
     return {
         "completions": calls,
         "ours_s": ours,
         "quixstreams_s": peer,
         "ours_per_s": [0.8 * calls / s for s in ours],
         "quixstreams_per_s": [0.8 * calls / s for s in peer],
-        "ratios": [p / o for o, p in zip(ours, peer, strict=True)],
-        "ratio_median": ratios[len(ratios) // 2],
-        "ratio_min": ratios[0],
-        "ratio_max": ratios[-1],
+        "ratios": ratios,
+        "ratio_median": spread[len(spread) // 2],
+        "ratio_min": spread[0],
+        "ratio_max": spread[-1],
     }
 
 

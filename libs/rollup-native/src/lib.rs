@@ -11,6 +11,7 @@ mod time;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::Hash;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -73,15 +74,30 @@ impl Sketch {
     }
 }
 
-/// Counts in first-seen order, as `collections.Counter` keeps them.
-#[derive(Default)]
-struct Counts<K>(Vec<(K, u64)>);
+/// Counts in first-seen order, as `collections.Counter` keeps them (looked up by hash: a
+/// bucket's latency bins can number in the hundreds).
+struct Counts<K> {
+    order: Vec<(K, u64)>,
+    index: HashMap<K, usize>,
+}
 
-impl<K: PartialEq> Counts<K> {
+impl<K> Default for Counts<K> {
+    fn default() -> Self {
+        Counts {
+            order: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone> Counts<K> {
     fn add(&mut self, key: K) {
-        match self.0.iter_mut().find(|(seen, _)| *seen == key) {
-            Some((_, count)) => *count += 1,
-            None => self.0.push((key, 1)),
+        match self.index.get(&key) {
+            Some(&at) => self.order[at].1 += 1,
+            None => {
+                self.index.insert(key.clone(), self.order.len());
+                self.order.push((key, 1));
+            }
         }
     }
 }
@@ -153,7 +169,7 @@ fn counts<'py, K: IntoPyObject<'py> + Clone>(
     counts: &Counts<K>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
-    for (key, count) in &counts.0 {
+    for (key, count) in &counts.order {
         dict.set_item(key.clone(), count)?;
     }
     Ok(dict)

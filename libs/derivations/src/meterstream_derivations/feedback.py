@@ -9,16 +9,10 @@ from typing import Literal
 
 import msgspec
 
-from meterstream_contracts import (
-    GraderScore,
-    MetricValue,
-    Preference,
-    envelope_as_array,
-    split_envelope,
-)
+from meterstream_contracts import GraderScore, MetricValue, Preference
 from meterstream_contracts.derived import FeedbackRollup
 from meterstream_contracts.events import ScoringType
-from meterstream_derivations.inference import AwareTime
+from meterstream_derivations.trusted import AwareTime, decode_trusted
 
 FeedbackEvent = MetricValue | GraderScore | Preference
 KeyInfo = tuple[ScoringType, Literal["scalar", "bool"]]
@@ -77,20 +71,15 @@ class Feedback(msgspec.Struct, frozen=True, gc=False, kw_only=True):
 
 
 _FEEDBACK = msgspec.json.Decoder(list[Feedback])
+_ONE_FEEDBACK = msgspec.json.Decoder(Feedback)
 
 
 def trusted_feedback(value: bytes, kind: Source) -> list[Feedback] | None:
     """The feedback of an envelope a validating producer wrote (it carried ms-validated),
     or None when it does not hold what the mark promised (events of `kind`, each with the
     fields partials use): the contract reads it then."""
-    try:
-        events = _FEEDBACK.decode(envelope_as_array(value))
-    except msgspec.DecodeError:
-        try:
-            events = [msgspec.json.decode(line, type=Feedback) for line in split_envelope(value)]
-        except msgspec.DecodeError:
-            return None
-    if any(event.kind != kind or (kind != "preference" and event.value is None)
+    events = decode_trusted(value, _FEEDBACK, _ONE_FEEDBACK)
+    if events is None or any(event.kind != kind or (kind != "preference" and event.value is None)
            for event in events):  # fmt: skip
         return None
     return events

@@ -13,12 +13,12 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 import msgspec
 from meterstream_rollup_native import completion_sums
 
-from meterstream_contracts import Completion, envelope_as_array, split_envelope
+from meterstream_contracts import Completion
 from meterstream_contracts.derived import CostEntry, InferenceRollup
 from meterstream_derivations.sketch import (
     MIN_INDEXABLE,
@@ -27,6 +27,7 @@ from meterstream_derivations.sketch import (
     QuantileSketch,
     add_bins,
 )
+from meterstream_derivations.trusted import AwareTime, decode_trusted
 from meterstream_pricing import ModelPrice, PricingRegistry, UnknownModelPrice, Usage
 
 if TYPE_CHECKING:
@@ -118,10 +119,6 @@ class PartialsResult:
     """Spend per (project, provider, model, smallest window, price version)."""
 
 
-AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
-"""A time a trusted decode accepts: with its offset (a naive one goes to the contract)."""
-
-
 class Call(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     """The fields of a completion that rollups use: from a model, or decoded straight
     from a trusted envelope's JSON (its other fields skipped, no dict per event)."""
@@ -171,14 +168,7 @@ _CALL = msgspec.json.Decoder(Call)
 def trusted_calls(value: bytes) -> list[Call] | None:
     """The calls of an envelope a validating producer wrote (it carried ms-validated),
     or None when it does not hold what the mark promised."""
-    try:
-        return _CALLS.decode(envelope_as_array(value))
-    except msgspec.DecodeError:
-        pass
-    try:
-        return [_CALL.decode(line) for line in split_envelope(value)]
-    except msgspec.DecodeError:
-        return None
+    return decode_trusted(value, _CALLS, _CALL)
 
 
 class Prices:

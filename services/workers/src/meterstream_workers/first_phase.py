@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from pydantic import BaseModel
 
 from meterstream_contracts import (
     ApiCost,
@@ -121,20 +122,40 @@ def completion_outputs(
         result = build_partials_from_calls(
             calls, window_seconds=windows, partial_id=partial_id, pricing=pricing, as_of=as_of
         )
-    results: list[dict[str, Any]] = []
-    projects = {partial.project for partial in result.partials}
-    if definitions is not None and any(definitions.any_for(p) for p in projects):
-        # whole records for the definitions, from the same path the calls came from
-        records: Sequence[dict[str, Any] | Completion] = (
-            _trusted_records(value) if events is None else events
-        )
-        for line, item in enumerate(records):
-            record = item if isinstance(item, dict) else item.model_dump(mode="json")
-            record.setdefault(
-                "event_id", f"{slice_id(origin)}:{line}"
-            )  # results' ids derive from it
-            results.extend(definitions.evaluate("completion", record))
+    results = definition_results(
+        definitions, "completion", value, events,
+        projects={partial.project for partial in result.partials},
+        event_id=lambda line: f"{partial_id}:{line}",
+    )  # fmt: skip
     return CompletionOutputs(result.partials, result.ledger, results)
+
+
+def definition_results(
+    definitions: DefinitionSet | None,
+    kind: str,
+    value: bytes,
+    events: Sequence[BaseModel] | None,
+    *,
+    projects: set[str],
+    event_id: Callable[[int], str],
+) -> list[dict[str, Any]]:
+    """The results of the metric definitions that apply to one message's events: whole
+    records from the same path the partials came from (`events` when the contract read
+    them, the trusted JSON otherwise); `event_id(line)` for a record without one (results'
+    ids derive from it). Results of definitions never feed definitions again."""
+    if definitions is None or not any(definitions.any_for(p) for p in projects):
+        return []
+    records: Sequence[dict[str, Any] | BaseModel] = (
+        _trusted_records(value) if events is None else events
+    )
+    results: list[dict[str, Any]] = []
+    for line, item in enumerate(records):
+        record = item if isinstance(item, dict) else item.model_dump(mode="json")
+        if record.get("kind") == "metric_value" and record.get("category") == "custom":
+            continue
+        record.setdefault("event_id", event_id(line))
+        results.extend(definitions.evaluate(kind, record))
+    return results
 
 
 def spend_ledger(
@@ -190,17 +211,8 @@ def feedback_outputs(
     partials = build_feedback_partials(
         feedback, windows=windows, partial_id=slice_id(origin), key_info=key_info
     )
-    results: list[dict[str, Any]] = []
-    if definitions is not None and any(
-        definitions.any_for(p) for p in {f.project for f in feedback}
-    ):
-        records: Sequence[dict[str, Any] | FeedbackEvent] = (
-            _trusted_records(value) if events is None else events
-        )
-        for line, item in enumerate(records):
-            record = item if isinstance(item, dict) else item.model_dump(mode="json")
-            if record.get("kind") == "metric_value" and record.get("category") == "custom":
-                continue  # results of definitions never feed definitions again
-            record.setdefault("event_id", origin.event_id(line))
-            results.extend(definitions.evaluate(kind, record))
+    results = definition_results(
+        definitions, kind, value, events,
+        projects={f.project for f in feedback}, event_id=origin.event_id,
+    )  # fmt: skip
     return FeedbackOutputs(partials, results)
